@@ -1,0 +1,72 @@
+# Omnichannel Academy: the README's commands. Works on a fresh Debian machine as root or with sudo.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+# System commands the project needs, and the Debian package that provides each.
+RUN_DEPS := python3:python3
+TEST_DEPS := chromium:chromium
+
+.PHONY: run test lint format bench check translations sysdeps-run sysdeps-test clean
+
+run: sysdeps-run $(VENV)/.installed translations instance/secret_key
+	$(BIN)/flask db upgrade
+	-$(BIN)/flask content check
+	ACADEMY_SECRET_KEY="$$(cat instance/secret_key)" $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: sysdeps-test $(VENV)/.installed translations lint
+	@# pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
+	$(BIN)/python -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check app tests wsgi.py bench
+	$(BIN)/ruff format --check app tests wsgi.py bench
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format app tests wsgi.py bench
+	$(BIN)/ruff check --fix app tests wsgi.py bench
+
+check: $(VENV)/.installed
+	ACADEMY_DEBUG=1 $(BIN)/flask content check
+
+bench: $(VENV)/.installed translations
+	$(BIN)/python -m bench
+
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile -q -d app/translations
+
+# Install each missing Debian package (apt-get update only when something is missing).
+define install_missing
+	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
+
+sysdeps-run:
+	$(call install_missing,$(RUN_DEPS))
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+
+sysdeps-test: sysdeps-run
+	$(call install_missing,$(TEST_DEPS))
+
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+instance/secret_key:
+	@mkdir -p instance
+	@$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+	@chmod 600 $@
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,70 @@
+"""Configuration: a DEFAULTS mapping, then ACADEMY_* environment variables, then test_config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PREFIX = "ACADEMY_"
+
+# Every key a deployment can set. The README's configuration table lists the same keys.
+DEFAULTS: dict[str, Any] = {
+    # Folder of course folders (each with course.yml); relative paths are taken from the cwd.
+    "CONTENT_DIR": "content",
+    # SQLAlchemy URL; empty means SQLite in the instance folder (instance/academy.sqlite3).
+    "DATABASE_URL": "",
+    # Signs sessions and CSRF tokens. Required outside debug and tests; never commit one.
+    "SECRET_KEY": "",
+    # Built artefacts (audio, PDF), named by content hash; empty means instance/media.
+    "MEDIA_DIR": "",
+    # Languages the interface speaks; the first is the fallback for unknown requests.
+    "LANGUAGES": "it,en",
+    # Debug mode: detailed errors and a throwaway secret key. Never in production.
+    "DEBUG": False,
+}
+
+
+def _coerce(value: str, default: Any) -> Any:
+    """Read an environment string as the type of the default."""
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value
+
+
+def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge DEFAULTS, ACADEMY_* environment variables and test_config into Flask settings."""
+    settings = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        if PREFIX + key in os.environ:
+            settings[key] = _coerce(os.environ[PREFIX + key], default)
+    settings.update(test_config or {})
+
+    testing = bool(settings.get("TESTING"))
+    if not settings["SECRET_KEY"]:
+        if not (settings["DEBUG"] or testing):
+            raise RuntimeError(
+                "ACADEMY_SECRET_KEY is not set. Set it to a long random value, e.g. "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`, "
+                "or run with ACADEMY_DEBUG=1 for local development."
+            )
+        settings["SECRET_KEY"] = os.urandom(32).hex()
+
+    instance = Path(instance_path)
+    database_url = settings["DATABASE_URL"] or f"sqlite:///{instance / 'academy.sqlite3'}"
+    languages = settings["LANGUAGES"]
+    if isinstance(languages, str):
+        languages = [lang.strip() for lang in languages.split(",") if lang.strip()]
+
+    return {
+        **settings,
+        "CONTENT_DIR": Path(settings["CONTENT_DIR"]),
+        "MEDIA_DIR": Path(settings["MEDIA_DIR"] or instance / "media"),
+        "LANGUAGES": tuple(languages),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "BABEL_DEFAULT_LOCALE": languages[0],
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not (settings["DEBUG"] or testing),
+    }

@@ -1,0 +1,59 @@
+"""The loaded catalogue, kept in memory and reloaded when a content file changes.
+
+The check on every request is a walk of the content folder comparing (path, size, mtime) stamps:
+a few dozen `stat` calls, no file reads, so a trainer's edit shows on the next reload without
+restarting the server.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from app.content.loader import load_catalogue
+from app.content.model import Catalogue
+
+Stamp = tuple[tuple[str, int, int], ...]
+
+
+def content_stamp(root: Path) -> Stamp:
+    """Name, size and modification time of every file under `root`, in a stable order."""
+    entries: list[tuple[str, int, int]] = []
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            path = os.path.join(directory, name)
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:  # removed while we walked: the next request sees it
+                continue
+            entries.append((path, info.st_size, info.st_mtime_ns))
+    entries.sort()
+    return tuple(entries)
+
+
+class ContentCache:
+    """Holds one Catalogue per content root and reloads it when the files change."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._stamp: Stamp | None = None
+        self._catalogue = Catalogue()
+        self.loads = 0  # how many times the files were actually parsed
+
+    def get(self) -> Catalogue:
+        """Return the catalogue, reloading it first if any content file changed."""
+        stamp = content_stamp(self.root)
+        if stamp == self._stamp:
+            return self._catalogue
+        with self._lock:
+            # Another thread may have reloaded while we waited for the lock.
+            if stamp != self._stamp:
+                self._catalogue = load_catalogue(self.root)
+                self._stamp = stamp
+                self.loads += 1
+            return self._catalogue

@@ -1,0 +1,38 @@
+"""`flask content check`: every error in every course, as path:line: message."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.content.loader import load_catalogue
+
+content_cli = AppGroup("content", help="Check and build course content.")
+
+
+@content_cli.command("check")
+def check() -> None:
+    """Check every course and module; print each error as path:line: message."""
+    root = current_app.config["CONTENT_DIR"]
+    result = load_catalogue(root)
+    for problem in result.problems:
+        click.echo(str(problem))
+    courses = list(result.courses.values())
+    modules = sum(len(c.entries) for c in courses)
+    files = sum(len(e.versions) for c in courses for e in c.entries)
+    questions = sum(
+        len(m.questions) for c in courses for e in c.entries for m in e.versions.values()
+    )
+    if result.problems:
+        hidden = sum(1 for c in courses for e in c.entries if not e.ok)
+        click.echo(
+            f"{len(result.problems)} error(s) in {root}: "
+            f"{hidden} of {modules} module(s) hidden from learners until fixed.",
+            err=True,
+        )
+        raise SystemExit(1)
+    click.echo(
+        f"OK: {len(courses)} course(s), {modules} module(s), {files} file(s), "
+        f"{questions} question(s), no errors."
+    )

@@ -1,0 +1,643 @@
+"""Walk content/, read course.yml and module files, and collect EVERY error with path:line.
+
+Nothing here raises on a trainer's mistake: each problem is recorded and the file it belongs to
+is left out, so one broken module never takes the rest of the course down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it.token import Token
+
+from app.content import quiz_syntax
+from app.content.errors import ContentError, Problem
+from app.content.markdown import (
+    _EQF_INFO,
+    CALLOUT_KINDS,
+    MARKDOWN,
+    VALID_ID,
+    sanitise,
+)
+from app.content.model import (
+    Catalogue,
+    Course,
+    EqfRange,
+    Module,
+    ModuleEntry,
+    QuizSettings,
+    Section,
+)
+
+MODULE_FOLDER = re.compile(r"^(\d+)-([a-z0-9][a-z0-9-]*)$")
+LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
+MODULE_KEYS = {
+    "id",
+    "title",
+    "eqf",
+    "duration",
+    "description",
+    "keywords",
+    "outcomes",
+    "bibliography",
+    "quiz",
+}
+COURSE_KEYS = {
+    "id",
+    "default_language",
+    "languages",
+    "title",
+    "description",
+    "eqf",
+    "pass_mark",
+    "lexicon",
+}
+_MEDIA_NAME = re.compile(r"^media/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
+
+
+def display_path(path: Path) -> str:
+    """Show a path relative to the working directory when it lies below it."""
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
+class _Collector:
+    """Problems for one file, with a helper to add them at a line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = display_path(path)
+        self.problems: list[Problem] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.path, line, message))
+
+
+def _key_lines(yaml_text: str, first_line: int) -> dict[str, int]:
+    """Map each top-level key of a YAML mapping to its file line, for error messages."""
+    try:
+        node = yaml.compose(yaml_text)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {
+        key.value: key.start_mark.line + first_line
+        for key, _ in node.value
+        if isinstance(key, yaml.ScalarNode)
+    }
+
+
+def _load_yaml(text: str, first_line: int, out: _Collector) -> dict[str, Any] | None:
+    """Parse YAML text that starts at `first_line` of the file; report a syntax error there."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = first_line + mark.line if mark else first_line
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        out.add(line, f"invalid YAML: {reason}")
+        return None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        out.add(first_line, "expected a YAML mapping of keys to values")
+        return None
+    return data
+
+
+def parse_eqf(value: object) -> EqfRange | None:
+    """Read an EQF level (4) or range ("3-5") within 3..5; None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        low = high = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d\s*(-\s*\d\s*)?", value):
+        parts = [int(p) for p in value.split("-")]
+        low, high = parts[0], parts[-1]
+    else:
+        return None
+    if not (3 <= low <= high <= 5):
+        return None
+    return EqfRange(low, high)
+
+
+def _percentage(value: object) -> int | None:
+    """A whole percentage from 0 to 100, or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        return None
+    return value
+
+
+def _text(value: object) -> str | None:
+    """A non-empty string, stripped, or None."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _text_list(value: object) -> tuple[str, ...] | None:
+    """A list of non-empty strings, or None when anything in it is not one."""
+    if not isinstance(value, list):
+        return None
+    items = [_text(item) for item in value]
+    return None if any(item is None for item in items) else tuple(items)  # type: ignore[misc]
+
+
+def _per_language(
+    data: dict[str, Any], key: str, languages: Iterable[str], lines: dict[str, int], out: _Collector
+) -> dict[str, str]:
+    """Read a `{it: ..., en: ...}` text, reporting each missing translation."""
+    value = data.get(key)
+    line = lines.get(key, 1)
+    if isinstance(value, str) and value.strip():
+        return dict.fromkeys(languages, value.strip())
+    if not isinstance(value, dict):
+        out.add(line, f"'{key}' must give a text per language, e.g. {{it: ..., en: ...}}")
+        return {}
+    texts = {lang: str(text).strip() for lang, text in value.items() if _text(text)}
+    for lang in languages:
+        if lang not in texts:
+            out.add(line, f"'{key}' has no '{lang}' translation")
+    return texts
+
+
+def load_course(folder: Path) -> Course | None:
+    """Load one course folder; problems are kept on the Course (None if course.yml is unusable)."""
+    course_file = folder / "course.yml"
+    out = _Collector(course_file)
+    try:
+        raw = course_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        out.add(1, f"cannot read course.yml: {exc}")
+        return Course(folder.name, folder.name, "it", ("it",), {}, {}, EqfRange(3, 5), 70, {},
+                      problems=tuple(out.problems))  # fmt: skip
+    data = _load_yaml(raw, 1, out)
+    lines = _key_lines(raw, 1)
+    if data is None:
+        return Course(folder.name, folder.name, "it", ("it",), {}, {}, EqfRange(3, 5), 70, {},
+                      problems=tuple(out.problems))  # fmt: skip
+    for key in sorted(set(data) - COURSE_KEYS):
+        out.add(lines.get(key, 1), f"unknown key '{key}' (known: {', '.join(sorted(COURSE_KEYS))})")
+
+    course_id = data.get("id", folder.name)
+    if not isinstance(course_id, str) or not VALID_ID.match(course_id):
+        out.add(lines.get("id", 1), "course id must be lowercase letters, digits and hyphens")
+        course_id = folder.name
+
+    languages = data.get("languages", ["it"])
+    if (
+        not isinstance(languages, list)
+        or not languages
+        or not all(isinstance(lang, str) and LANGUAGE_CODE.match(lang) for lang in languages)
+    ):
+        out.add(lines.get("languages", 1), "'languages' must be a list of two-letter codes")
+        languages = ["it"]
+    default_language = data.get("default_language", languages[0])
+    if default_language not in languages:
+        out.add(
+            lines.get("default_language", 1),
+            f"default_language '{default_language}' is not one of the course languages",
+        )
+        default_language = languages[0]
+
+    eqf = parse_eqf(data.get("eqf", "3-5"))
+    if eqf is None:
+        out.add(lines.get("eqf", 1), "eqf must be a level (4) or a range (3-5) within 3..5")
+        eqf = EqfRange(3, 5)
+    pass_mark = _percentage(data.get("pass_mark", 70))
+    if pass_mark is None:
+        out.add(lines.get("pass_mark", 1), "pass_mark must be a whole percentage from 0 to 100")
+        pass_mark = 70
+
+    lexicon_raw = data.get("lexicon", {}) or {}
+    lexicon: dict[str, dict[str, str]] = {}
+    if not isinstance(lexicon_raw, dict) or not all(
+        isinstance(v, dict) for v in lexicon_raw.values()
+    ):
+        out.add(lines.get("lexicon", 1), "lexicon must map a language to {word: pronunciation}")
+    else:
+        lexicon = {
+            str(lang): {str(k): str(v) for k, v in words.items()}
+            for lang, words in lexicon_raw.items()
+        }
+
+    course = Course(
+        id=course_id,
+        folder=folder.name,
+        default_language=default_language,
+        languages=tuple(languages),
+        title=_per_language(data, "title", languages, lines, out),
+        description=_per_language(data, "description", languages, lines, out),
+        eqf=eqf,
+        pass_mark=pass_mark,
+        lexicon=lexicon,
+    )
+    entries = _load_modules(folder, course, out)
+    return Course(**{**course.__dict__, "entries": entries, "problems": tuple(out.problems)})
+
+
+def _load_modules(folder: Path, course: Course, course_out: _Collector) -> tuple[ModuleEntry, ...]:
+    """Load every module folder of a course, in the order their numbers give."""
+    found: list[tuple[int, str, Path]] = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith(".") or not child.is_dir():
+            continue
+        match = MODULE_FOLDER.match(child.name)
+        if not match:
+            course_out.add(
+                1, f"folder '{child.name}' is not a module: name it NN-module-id, e.g. 01-basics"
+            )
+            continue
+        found.append((int(match.group(1)), match.group(2), child))
+    found.sort(key=lambda item: (item[0], item[1]))
+
+    entries: list[ModuleEntry] = []
+    seen: dict[str, str] = {}
+    for position, (_, slug, module_folder) in enumerate(found, start=1):
+        entry = _load_module(module_folder, slug, position, course)
+        if entry.id in seen:
+            problem = Problem(
+                display_path(module_folder),
+                1,
+                f"module id '{entry.id}' is already used by folder '{seen[entry.id]}'",
+            )
+            entry = ModuleEntry(entry.id, entry.folder, position, {}, (*entry.problems, problem))
+        else:
+            seen[entry.id] = module_folder.name
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _load_module(folder: Path, slug: str, position: int, course: Course) -> ModuleEntry:
+    """Load every language file of one module and check they agree on their ids."""
+    problems: list[Problem] = []
+    versions: dict[str, Module] = {}
+    for file in sorted(folder.glob("*.md")):
+        language = file.stem
+        if language not in course.languages:
+            problems.append(
+                Problem(
+                    display_path(file),
+                    1,
+                    f"'{file.name}' is not a course language "
+                    f"(course.yml lists: {', '.join(course.languages)})",
+                )
+            )
+            continue
+        module, file_problems = load_module_file(file, course, slug, language)
+        problems.extend(file_problems)
+        if module is not None and not file_problems:
+            versions[language] = module
+
+    default_file = folder / f"{course.default_language}.md"
+    if not default_file.exists():
+        problems.append(
+            Problem(
+                display_path(default_file),
+                1,
+                f"missing: every module needs a {course.default_language}.md, "
+                "the course's default language",
+            )
+        )
+    module_ids = {m.id for m in versions.values()}
+    module_id = next(iter(module_ids)) if len(module_ids) == 1 else slug
+    if len(module_ids) > 1:
+        problems.append(
+            Problem(display_path(folder), 1, f"language files give different ids: {module_ids}")
+        )
+    problems.extend(_compare_translations(versions, course.default_language))
+    return ModuleEntry(module_id, folder.name, position, versions, tuple(problems))
+
+
+def _compare_translations(versions: dict[str, Module], default: str) -> list[Problem]:
+    """Progress is keyed by section and question ids: every translation must use the same ones."""
+    reference = versions.get(default)
+    if reference is None:
+        return []
+    problems = []
+    expected_sections = [s.id for s in reference.sections]
+    expected_questions = [q.id for q in reference.questions]
+    for language, module in versions.items():
+        if language == default:
+            continue
+        sections = [s.id for s in module.sections]
+        if sections != expected_sections:
+            line = next(
+                (s.line for s in module.sections if s.id not in expected_sections),
+                module.sections[0].line if module.sections else 1,
+            )
+            problems.append(
+                Problem(
+                    module.path,
+                    line,
+                    f"section ids differ from {default}.md: {default}.md has "
+                    f"{expected_sections}, this file has {sections}",
+                )
+            )
+        questions = [q.id for q in module.questions]
+        if questions != expected_questions:
+            line = next((q.line for q in module.questions if q.id not in expected_questions), 1)
+            problems.append(
+                Problem(
+                    module.path,
+                    line,
+                    f"question ids differ from {default}.md: {default}.md has "
+                    f"{expected_questions}, this file has {questions}",
+                )
+            )
+    return problems
+
+
+def _split_front_matter(raw: str, out: _Collector) -> tuple[str, int, str, int] | None:
+    """Return (yaml, yaml's first line, body, body's first line) or report the problem."""
+    lines = raw.split("\n")
+    if not lines or lines[0].strip() != "---":
+        out.add(1, "the file must start with front matter: a line '---', YAML keys, then '---'")
+        return None
+    for index in range(1, len(lines)):
+        if lines[index].strip() == "---":
+            return "\n".join(lines[1:index]), 2, "\n".join(lines[index + 1 :]), index + 2
+    out.add(1, "front matter is not closed: add a line '---' after the YAML keys")
+    return None
+
+
+def load_module_file(
+    path: Path, course: Course, slug: str, language: str
+) -> tuple[Module | None, list[Problem]]:
+    """Parse one module file into a Module, collecting every problem with its line."""
+    out = _Collector(path)
+    try:
+        data_bytes = path.read_bytes()
+        raw = data_bytes.decode("utf-8")
+    except OSError as exc:
+        out.add(1, f"cannot read the file: {exc.strerror}")
+        return None, out.problems
+    except UnicodeDecodeError as exc:
+        line = data_bytes[: exc.start].count(b"\n") + 1
+        out.add(line, "the file is not UTF-8 text: save it as UTF-8")
+        return None, out.problems
+    raw = raw.replace("\r\n", "\n").removeprefix("\ufeff")
+
+    parts = _split_front_matter(raw, out)
+    if parts is None:
+        return None, out.problems
+    yaml_text, yaml_line, body, body_line = parts
+    meta = _load_yaml(yaml_text, yaml_line, out)
+    if meta is None:
+        return None, out.problems
+    lines = _key_lines(yaml_text, yaml_line)
+    fields = _module_fields(meta, lines, course, slug, out)
+
+    env: dict[str, Any] = {"language": language}
+    tokens = MARKDOWN.parse(body, env)
+    body_lines = body.split("\n")
+    media_dir = path.parent / "media"
+    _check_tokens(tokens, body_lines, body_line, fields["eqf"], out)
+    _rewrite_media(tokens, course.id, fields["id"], media_dir, body_line, out)
+    intro_html, sections = _sections(tokens, body_lines, body_line, env, out)
+
+    blocks = tuple((kind, text, first + body_line) for kind, text, first, _ in env["quiz_blocks"])
+    questions: list[Any] = []
+    if blocks:
+        try:
+            questions = quiz_syntax.parse_blocks(blocks)
+        except ContentError as exc:
+            out.problems.extend(exc.in_file(out.path))
+
+    if out.problems:
+        return None, out.problems
+    module = Module(
+        id=fields["id"],
+        course_id=course.id,
+        language=language,
+        folder=path.parent.name,
+        path=out.path,
+        title=fields["title"],
+        eqf=fields["eqf"],
+        duration=fields["duration"],
+        description=fields["description"],
+        keywords=fields["keywords"],
+        outcomes=fields["outcomes"],
+        bibliography=fields["bibliography"],
+        intro_html=intro_html,
+        sections=tuple(sections),
+        quiz=fields["quiz"],
+        questions=tuple(questions),
+        quiz_blocks=blocks,
+        media_dir=media_dir if media_dir.is_dir() else None,
+        content_hash=hashlib.sha256(data_bytes).hexdigest(),
+    )
+    return module, out.problems
+
+
+def _module_fields(
+    meta: dict[str, Any], lines: dict[str, int], course: Course, slug: str, out: _Collector
+) -> dict[str, Any]:
+    """Validate front matter keys; report each problem at its key's line."""
+
+    def line(key: str) -> int:
+        return lines.get(key, 1)
+
+    for key in sorted(set(meta) - MODULE_KEYS):
+        known = ", ".join(sorted(MODULE_KEYS))
+        out.add(line(key), f"unknown front matter key '{key}' (known: {known})")
+
+    fields: dict[str, Any] = {}
+    module_id = meta.get("id", slug)
+    if not isinstance(module_id, str) or not VALID_ID.match(module_id):
+        out.add(line("id"), "id must be lowercase letters, digits and hyphens")
+        module_id = slug
+    fields["id"] = module_id
+
+    for key in ("title", "description"):
+        fields[key] = _text(meta.get(key)) or ""
+        if not fields[key]:
+            out.add(line(key), f"'{key}' is required and must be a non-empty text")
+
+    eqf = parse_eqf(meta.get("eqf"))
+    if eqf is None:
+        out.add(line("eqf"), "'eqf' is required: a level (4) or a range (3-5) within 3..5")
+        eqf = course.eqf
+    fields["eqf"] = eqf
+
+    duration = meta.get("duration")
+    if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 600:
+        out.add(line("duration"), "'duration' is required: whole minutes from 1 to 600")
+        duration = 0
+    fields["duration"] = duration
+
+    for key, required in (("keywords", True), ("outcomes", True), ("bibliography", False)):
+        value = meta.get(key)
+        if value is None and not required:
+            fields[key] = ()
+            continue
+        items = _text_list(value)
+        if not items:
+            out.add(line(key), f"'{key}' must be a list of non-empty texts")
+            items = ()
+        fields[key] = items
+
+    quiz = meta.get("quiz") or {}
+    pass_mark, shuffle = course.pass_mark, False
+    if not isinstance(quiz, dict):
+        out.add(line("quiz"), "'quiz' must be a mapping with pass_mark and/or shuffle")
+    else:
+        for key in sorted(set(quiz) - {"pass_mark", "shuffle"}):
+            out.add(line("quiz"), f"unknown quiz setting '{key}' (known: pass_mark, shuffle)")
+        pass_mark = _percentage(quiz.get("pass_mark", pass_mark))
+        if pass_mark is None:
+            out.add(line("quiz"), "quiz pass_mark must be a whole percentage from 0 to 100")
+            pass_mark = course.pass_mark
+        shuffle = quiz.get("shuffle", False)
+        if not isinstance(shuffle, bool):
+            out.add(line("quiz"), "quiz shuffle must be true or false")
+            shuffle = False
+    fields["quiz"] = QuizSettings(pass_mark=pass_mark, shuffle=shuffle)
+    return fields
+
+
+def _check_tokens(
+    tokens: list[Token], body_lines: list[str], offset: int, eqf: EqfRange, out: _Collector
+) -> None:
+    """Report structural mistakes: h1 headings, bad blocks, unclosed blocks, bad EQF levels."""
+    for token in tokens:
+        line = token.map[0] + offset if token.map else offset
+        if token.type == "heading_open" and token.tag == "h1":
+            out.add(line, "use '##' for sections: the module title comes from front matter")
+        elif token.type.startswith("container_") and token.type.endswith("_open"):
+            # The block's map ends just before its closing fence; an unclosed one runs to the end.
+            closing = token.map[1] if token.map else len(body_lines)
+            if closing >= len(body_lines) or not body_lines[closing].strip().startswith(":::"):
+                out.add(line, f"'::: {token.info.strip()}' is never closed: add a line ':::'")
+            if token.type == "container_eqf_open":
+                match = _EQF_INFO.match(token.info.strip())
+                level = int(match.group(1)) if match and match.group(1).isdigit() else None
+                if level not in (3, 4, 5):
+                    out.add(line, "an EQF block needs a level from 3 to 5, e.g. '::: eqf 5'")
+                elif level not in eqf:
+                    out.add(line, f"'::: eqf {level}' is outside this module's EQF range ({eqf})")
+        elif token.type == "inline" and token.content.lstrip().startswith(":::"):
+            name = token.content.strip().splitlines()[0].lstrip(":").strip().split(" ")[0]
+            if name:
+                kinds = ", ".join(CALLOUT_KINDS)
+                out.add(line, f"unknown block '::: {name}' (use {kinds}, or eqf 3-5)")
+            else:
+                out.add(line, "':::' closes nothing: no block is open here")
+
+
+def _rewrite_media(
+    tokens: list[Token],
+    course_id: str,
+    module_id: str,
+    media_dir: Path,
+    offset: int,
+    out: _Collector,
+) -> None:
+    """Point relative images at the media route, after checking the file exists."""
+    for token in tokens:
+        if token.type != "inline" or not token.children:
+            continue
+        line = token.map[0] + offset if token.map else offset
+        for child in token.children:
+            if child.type != "image":
+                continue
+            src = str(child.attrGet("src") or "")
+            if re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I) or src.startswith("/"):
+                continue
+            if not _MEDIA_NAME.match(src) or ".." in src.split("/"):
+                out.add(line, f"image '{src}' must be a file in the module's media/ folder")
+                continue
+            if not (media_dir.parent / src).is_file():
+                out.add(line, f"image '{src}' not found in {display_path(media_dir)}")
+                continue
+            child.attrSet("src", f"/media/{course_id}/{module_id}/{src.removeprefix('media/')}")
+
+
+def _sections(
+    tokens: list[Token], body_lines: list[str], offset: int, env: dict[str, Any], out: _Collector
+) -> tuple[str, list[Section]]:
+    """Split the token stream at each `##` heading: the intro, then one Section per heading."""
+    starts = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2"]
+    render = MARKDOWN.renderer.render
+    intro_end = starts[0] if starts else len(tokens)
+    intro_html = sanitise(render(tokens[:intro_end], MARKDOWN.options, env))
+    sections: list[Section] = []
+    seen: dict[str, int] = {}
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(tokens)
+        heading = tokens[start]
+        title = tokens[start + 1].content.strip()
+        line = heading.map[0] + offset if heading.map else offset
+        section_id = str(heading.attrGet("id") or "")
+        explicit = heading.meta.get("explicit_id")
+        if not title:
+            out.add(line, "a section heading needs a title")
+        if explicit is not None and not VALID_ID.match(explicit):
+            out.add(
+                line,
+                f"section id '{explicit}' must be lowercase letters, digits, '-' or '_'",
+            )
+        if section_id in seen:
+            out.add(line, f"section id '{section_id}' is already used at line {seen[section_id]}")
+        seen.setdefault(section_id, line)
+        body_tokens = tokens[start + 3 : end]
+        levels = sorted(
+            {
+                int(m.group(1))
+                for t in body_tokens
+                if t.type == "container_eqf_open"
+                and (m := _EQF_INFO.match(t.info.strip()))
+                and m.group(1).isdigit()
+            }
+        )
+        last_line = tokens[end].map[0] if end < len(tokens) and tokens[end].map else len(body_lines)
+        first_line = heading.map[0] + 1 if heading.map else 0
+        sections.append(
+            Section(
+                id=section_id,
+                title=title,
+                html=sanitise(render(body_tokens, MARKDOWN.options, env)),
+                line=line,
+                text="\n".join(body_lines[first_line:last_line]).strip(),
+                eqf_levels=tuple(levels),
+            )
+        )
+    return intro_html, sections
+
+
+def load_catalogue(root: Path) -> Catalogue:
+    """Load every course under the content root; a missing root is an empty catalogue."""
+    courses: dict[str, Course] = {}
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return Catalogue({}, (Problem(display_path(root), 1, "content folder not found"),))
+    for folder in sorted(root.iterdir()):
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        if not (folder / "course.yml").is_file():
+            problems.append(
+                Problem(display_path(folder), 1, "a course folder needs a course.yml file")
+            )
+            continue
+        course = load_course(folder)
+        if course is None:
+            continue
+        if course.id in courses:
+            problems.append(
+                Problem(
+                    display_path(folder / "course.yml"),
+                    1,
+                    f"course id '{course.id}' is already used by "
+                    f"folder '{courses[course.id].folder}'",
+                )
+            )
+            continue
+        courses[course.id] = course
+        problems.extend(course.problems)
+        for entry in course.entries:
+            problems.extend(entry.problems)
+    return Catalogue(courses, tuple(sorted(set(problems))))

@@ -1,0 +1,93 @@
+"""Catalogue, course and module pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, send_from_directory
+from flask.typing import ResponseReturnValue
+from werkzeug.routing import BaseConverter
+
+from app.content.catalog import ContentCache
+from app.content.model import Catalogue, Course
+from app.i18n import languages
+
+bp = Blueprint("content", __name__)
+
+
+class LanguageConverter(BaseConverter):
+    """A two-letter language code; which ones exist is checked in the view."""
+
+    regex = r"[a-z]{2}"
+
+
+def catalogue() -> Catalogue:
+    """The current catalogue, reloaded if a content file changed since the last request."""
+    cache = current_app.extensions.get("academy.content")
+    if cache is None:
+        cache = ContentCache(current_app.config["CONTENT_DIR"])
+        current_app.extensions["academy.content"] = cache
+    return cache.get()
+
+
+def _course_or_404(lang: str, course_id: str) -> Course:
+    """A course learners can see in a language the site speaks, or a friendly 404."""
+    if lang not in languages():
+        abort(404)
+    course = catalogue().course(course_id)
+    if course is None or not course.visible:
+        abort(404)
+    return course
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """The course catalogue."""
+    courses = [c for c in catalogue().courses.values() if c.visible]
+    return render_template("content/catalogue.html", courses=courses)
+
+
+@bp.get("/<lang:lang>/")
+def home(lang: str) -> ResponseReturnValue:
+    """The catalogue in a chosen language."""
+    if lang not in languages():
+        abort(404)
+    courses = [c for c in catalogue().courses.values() if c.visible]
+    return render_template("content/catalogue.html", courses=courses)
+
+
+@bp.get("/<lang:lang>/<course_id>/")
+def course(lang: str, course_id: str) -> ResponseReturnValue:
+    """A course: its description and its modules in order."""
+    course = _course_or_404(lang, course_id)
+    return render_template("content/course.html", course=course, lang=lang)
+
+
+@bp.get("/<lang:lang>/<course_id>/<module_id>/")
+def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """A module page: outcomes, introduction, collapsible sections, bibliography."""
+    course = _course_or_404(lang, course_id)
+    found = course.module(module_id, lang)
+    if found is None:
+        abort(404)
+    module, fallback = found
+    before, after = course.neighbours(module_id)
+    return render_template(
+        "content/module.html",
+        course=course,
+        module=module,
+        fallback=fallback,
+        before=before,
+        after=after,
+        lang=lang,
+    )
+
+
+@bp.get("/media/<course_id>/<module_id>/<path:name>")
+def media(course_id: str, module_id: str, name: str) -> ResponseReturnValue:
+    """An image from a module's media/ folder; only visible modules, only files inside it."""
+    course = catalogue().course(course_id)
+    entry = next((e for e in course.visible if e.id == module_id), None) if course else None
+    module = next(iter(entry.versions.values()), None) if entry else None
+    if module is None or module.media_dir is None:
+        abort(404)
+    # send_from_directory refuses any name that would leave media_dir (.., absolute paths).
+    return send_from_directory(module.media_dir, name, max_age=3600)

@@ -1,0 +1,80 @@
+"""The learner's language: from the URL when it names one, else the browser's preference."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_babel import get_locale, gettext
+
+
+def languages() -> tuple[str, ...]:
+    """Languages the interface speaks, first one the fallback."""
+    return tuple(current_app.config["LANGUAGES"])
+
+
+def select_locale() -> str:
+    """Locale for this request: `/<lang>/...` wins, then Accept-Language, then the default."""
+    supported = languages()
+    lang = (request.view_args or {}).get("lang") if request else None
+    if lang in supported:
+        return lang
+    first = request.path.strip("/").split("/", 1)[0] if request else ""
+    if first in supported:
+        return first
+    return request.accept_languages.best_match(supported) or supported[0]
+
+
+# Each language is named in itself, so a learner finds their own in any interface language.
+LANGUAGE_NAMES = {"it": "Italiano", "en": "English"}
+
+
+def format_duration(minutes: int) -> str:
+    """Minutes as a learner reads them: '25 min', '2 h 10 min'."""
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return gettext("%(minutes)d min", minutes=rest)
+    if not rest:
+        return gettext("%(hours)d h", hours=hours)
+    return gettext("%(hours)d h %(minutes)d min", hours=hours, minutes=rest)
+
+
+def error_title(code: int) -> str:
+    """A short title for an HTTP error page."""
+    titles = {
+        400: gettext("That request could not be understood"),
+        403: gettext("You cannot open this page"),
+        404: gettext("Page not found"),
+        405: gettext("That action is not possible here"),
+        429: gettext("Too many attempts"),
+    }
+    return titles.get(code, gettext("Something went wrong"))
+
+
+def error_text(code: int) -> str:
+    """What happened and what to do next, for an HTTP error page."""
+    texts = {
+        400: gettext(
+            "Something in the request was not valid. Nothing was saved; please try again."
+        ),
+        403: gettext("This page belongs to someone else or needs another role."),
+        404: gettext(
+            "We could not find this course, module or page. It may have moved, or the link may "
+            "be mistyped."
+        ),
+        405: gettext("Go back to the previous page and try again."),
+        429: gettext("Please wait a minute before trying again."),
+    }
+    return texts.get(
+        code, gettext("An unexpected error occurred on our side. Nothing you did was lost.")
+    )
+
+
+def template_globals() -> dict[str, object]:
+    """Names every template can use: the page language and the helpers above."""
+    return {
+        "page_lang": str(get_locale() or languages()[0]),
+        "site_languages": languages(),
+        "language_names": LANGUAGE_NAMES,
+        "duration": format_duration,
+        "error_title": error_title,
+        "error_text": error_text,
+    }
