@@ -38,7 +38,7 @@ bench: $(VENV)/.installed translations
 	$(BIN)/python -m bench
 
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -d app/translations
+	@$(BIN)/pybabel -q compile -d app/translations
 
 # Install each missing Debian package (apt-get update only when something is missing).
 define install_missing
