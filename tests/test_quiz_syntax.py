@@ -91,10 +91,13 @@ def test_multiple_choice_all_options_right() -> None:
     assert [o.fraction for o in q.options] == [0.5, 0.5]
 
 
-def test_true_false_is_plain_single_choice() -> None:
+def test_vero_falso_options_are_a_true_false_question() -> None:
     [q] = quiz("1. Il CRM è un canale.\n   - ( ) Vero\n   - (x) Falso")
-    assert q.type is QuestionType.SINGLE_CHOICE
-    assert [(o.text, o.fraction) for o in q.options] == [("Vero", 0.0), ("Falso", 1.0)]
+    assert q.type is QuestionType.TRUE_FALSE
+    assert [(o.id, o.text, o.fraction) for o in q.options] == [
+        ("true", "Vero", 0.0),
+        ("false", "Falso", 1.0),
+    ]
 
 
 def test_gap_fill_with_several_gaps() -> None:
@@ -546,3 +549,25 @@ def test_fuzz_gift_arbitrary_text(text: str) -> None:
 @given(st.lists(st.sampled_from(GIFT_TOKENS), max_size=40).map("".join))
 def test_fuzz_gift_token_soup(text: str) -> None:
     assert_total("gift", text)
+
+
+@pytest.mark.parametrize(
+    ("options", "ids", "correct"),
+    [
+        ("   - (x) Vero\n   - ( ) Falso\n", ("true", "false"), [True, False]),
+        ("   - ( ) True\n   - (x) False\n", ("true", "false"), [False, True]),
+        ("   - (x) Falso\n   - ( ) Vero\n", ("false", "true"), [True, False]),
+    ],
+)
+def test_true_false_options_make_a_true_false_question(
+    options: str, ids: tuple, correct: list
+) -> None:
+    (question,) = parse_quiz("1. The customer is at the centre.\n" + options, first_line=1)
+    assert question.type is QuestionType.TRUE_FALSE
+    assert tuple(o.id for o in question.options) == ids
+    assert [o.correct for o in question.options] == correct
+
+
+def test_two_other_options_stay_single_choice() -> None:
+    (question,) = parse_quiz("1. Pick one.\n   - (x) Yes\n   - ( ) No\n", first_line=1)
+    assert question.type is QuestionType.SINGLE_CHOICE

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.content.errors import ContentError
@@ -262,6 +262,9 @@ class _QuizParser:
                 **common,
             )
         single = draft.options[0].single
+        true_false = _as_true_false(options) if single else None
+        if true_false:
+            return Question(type=QuestionType.TRUE_FALSE, text=text, options=true_false, **common)
         return Question(
             type=QuestionType.SINGLE_CHOICE if single else QuestionType.MULTIPLE_CHOICE,
             text=text,
@@ -373,3 +376,24 @@ def parse_blocks(blocks: Sequence[tuple[str, str, int]]) -> list[Question]:
     if problems:
         raise ContentError(problems)
     return questions
+
+
+# Words a trainer writes for the two options of a true/false question, per language.
+_TRUE_WORDS = {"true", "vero", "t", "v"}
+_FALSE_WORDS = {"false", "falso", "f"}
+
+
+def _as_true_false(options: Sequence[Option]) -> tuple[Option, ...] | None:
+    """Two single-choice options reading True/False (or Vero/Falso) make a true/false question.
+
+    The options keep the trainer's wording but take GIFT's ids, "true" and "false", so both
+    syntaxes grade and report true/false questions the same way.
+    """
+    if len(options) != 2:
+        return None
+    words = [option.text.strip().strip(".!").lower() for option in options]
+    kinds = ["true" if w in _TRUE_WORDS else "false" if w in _FALSE_WORDS else "" for w in words]
+    if sorted(kinds) != ["false", "true"]:
+        return None
+    # The trainer's order and wording stay; only the ids change.
+    return tuple(replace(option, id=kind) for option, kind in zip(options, kinds, strict=True))
