@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": "it,en",
     # Debug mode: detailed errors and a throwaway secret key. Never in production.
     "DEBUG": False,
+    # Session cookies only over HTTPS; off in debug and tests, and for `make run` on loopback.
+    "SECURE_COOKIES": True,
 }
 
 
@@ -66,5 +68,6 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": not (settings["DEBUG"] or testing),
+        "SESSION_COOKIE_SECURE": bool(settings["SECURE_COOKIES"])
+        and not (settings["DEBUG"] or testing),
     }

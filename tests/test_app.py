@@ -1,0 +1,58 @@
+"""The app factory, configuration and migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from tests.conftest import CONTENT, make_app
+
+
+def test_a_secret_key_is_required_outside_debug_and_tests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ACADEMY_SECRET_KEY", raising=False)
+    monkeypatch.delenv("ACADEMY_DEBUG", raising=False)
+    with pytest.raises(RuntimeError, match="ACADEMY_SECRET_KEY is not set"):
+        create_app()
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ACADEMY_SECRET_KEY", "k" * 64)
+    monkeypatch.setenv("ACADEMY_CONTENT_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("ACADEMY_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    app = create_app()
+    assert app.config["CONTENT_DIR"] == tmp_path / "elsewhere"
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("x.sqlite3")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_migrations_upgrade_and_downgrade_a_real_sqlite_file(tmp_path: Path) -> None:
+    app = make_app(tmp_path, CONTENT)
+    runner = app.test_cli_runner()
+    database = tmp_path / "test.sqlite3"
+
+    def tables() -> set[str]:
+        with sqlite3.connect(database) as connection:
+            rows = connection.execute("select name from sqlite_master where type='table'")
+            return {name for (name,) in rows}
+
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert {"users", "alembic_version"} <= tables()
+    result = runner.invoke(args=["db", "downgrade", "base"])
+    assert result.exit_code == 0, result.output
+    assert "users" not in tables()
+
+
+def test_an_empty_content_folder_serves_an_honest_catalogue(tmp_path: Path) -> None:
+    (tmp_path / "content").mkdir()
+    client = make_app(tmp_path, tmp_path / "content").test_client()
+    response = client.get("/", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert b"No course is available yet." in response.data
