@@ -8,8 +8,10 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-# System commands the project needs, and the Debian package that provides each.
+# System commands the project needs, and the Debian package that provides each (command:package).
 RUN_DEPS := python3:python3
+AUDIO_DEPS :=
+PDF_DEPS :=
 TEST_DEPS := chromium:chromium
 
 .PHONY: run test lint format bench check translations sysdeps-run sysdeps-test clean
@@ -54,7 +56,7 @@ define install_missing
 endef
 
 sysdeps-run:
-	$(call install_missing,$(RUN_DEPS))
+	$(call install_missing,$(RUN_DEPS) $(AUDIO_DEPS) $(PDF_DEPS))
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 
 sysdeps-test: sysdeps-run
