@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, request
 
 from app.config import load_config
-from app.extensions import babel, csrf, db, migrate
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions; nothing here touches the database."""
+    from app import database as _database  # noqa: F401  (SQLite WAL and BEGIN IMMEDIATE)
     from app.i18n import select_locale, template_globals
 
     db.init_app(app)
@@ -40,17 +41,28 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(template_globals)
+    login_manager.init_app(app)
+    limiter.init_app(app)
     # Models must be imported for Alembic's autogenerate to see their tables.
     from app.accounts import models as _accounts_models  # noqa: F401
+    from app.progress import models as _progress_models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach the URL converters and every blueprint."""
+    from app.accounts.views import bp as accounts_bp
+    from app.audio.views import bp as audio_bp
     from app.content.views import LanguageConverter
     from app.content.views import bp as content_bp
+    from app.pdf.views import bp as pdf_bp
+    from app.progress.views import bp as progress_bp
 
     app.url_map.converters["lang"] = LanguageConverter
     app.register_blueprint(content_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(progress_bp)
+    app.register_blueprint(audio_bp)
+    app.register_blueprint(pdf_bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -61,10 +73,16 @@ def register_errors(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask content ...` commands."""
+    """The `flask content ...` and `flask users ...` commands."""
+    from app.accounts.cli import users_cli
+    from app.audio.cli import audio_cli
     from app.content.cli import content_cli
+    from app.pdf.cli import pdf_cli
 
     app.cli.add_command(content_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(audio_cli)
+    app.cli.add_command(pdf_cli)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -22,8 +22,17 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": "it,en",
     # Debug mode: detailed errors and a throwaway secret key. Never in production.
     "DEBUG": False,
+    # Where login rate-limit counters live: memory:// suits one server process;
+    # use e.g. redis://host:6379 when several processes serve the site.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    # Seconds a section must stay open on screen before it counts as read.
+    "READ_SECONDS": 5,
     # Session cookies only over HTTPS; off in debug and tests, and for `make run` on loopback.
     "SECURE_COOKIES": True,
+    # Speech engines for the audio versions, tried in this order for each section.
+    "TTS_ENGINES": "gtts,espeak-ng",
+    # Endpoint gTTS posts to instead of Google's (a proxy, or a local fake in tests); empty: Google.
+    "TTS_GTTS_URL": "",
 }
 
 
@@ -31,6 +40,8 @@ def _coerce(value: str, default: Any) -> Any:
     """Read an environment string as the type of the default."""
     if isinstance(default, bool):
         return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(value)
     return value
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
 
 from app import create_app
 
@@ -16,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
 
 
-def make_app(tmp_path: Path, content_dir: Path, **extra: object) -> Flask:
-    """An app for tests: its own SQLite file and media folder under tmp_path."""
-    return create_app(
+def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: object) -> Flask:
+    """An app for tests: its own SQLite file (migrated to head) and media folder under tmp_path."""
+    app = create_app(
         {
             "TESTING": True,
             "CONTENT_DIR": str(content_dir),
@@ -27,6 +28,10 @@ def make_app(tmp_path: Path, content_dir: Path, **extra: object) -> Flask:
             **extra,
         }
     )
+    if migrate:
+        with app.app_context():
+            upgrade()
+    return app
 
 
 @pytest.fixture

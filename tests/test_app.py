@@ -21,6 +21,7 @@ def test_a_secret_key_is_required_outside_debug_and_tests(
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ACADEMY_DEBUG", raising=False)
     monkeypatch.setenv("ACADEMY_SECRET_KEY", "k" * 64)
     monkeypatch.setenv("ACADEMY_CONTENT_DIR", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("ACADEMY_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
@@ -33,7 +34,7 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_migrations_upgrade_and_downgrade_a_real_sqlite_file(tmp_path: Path) -> None:
-    app = make_app(tmp_path, CONTENT)
+    app = make_app(tmp_path, CONTENT, migrate=False)
     runner = app.test_cli_runner()
     database = tmp_path / "test.sqlite3"
 

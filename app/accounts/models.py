@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask_login import UserMixin
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,8 +18,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class User(db.Model):  # type: ignore[name-defined]
-    """A registered person; progress and attempts refer to users by id."""
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
+    """A registered person; progress and attempts refer to users by their learner key."""
 
     __tablename__ = "users"
 
@@ -28,3 +29,21 @@ class User(db.Model):  # type: ignore[name-defined]
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default="learner")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # EQF level (3, 4 or 5) the learner studies at; None means no preference.
+    eqf_level: Mapped[int | None] = mapped_column(default=None)
+    # Changes when the password changes, so "remember me" cookies of the old password stop working.
+    session_token: Mapped[str] = mapped_column(String(64), default="")
+
+    @property
+    def learner_key(self) -> str:
+        """The key progress, attempts and statements are stored under."""
+        return f"u:{self.id}"
+
+    @property
+    def is_trainer(self) -> bool:
+        """Trainers and admins may see trainer pages."""
+        return self.role in ("trainer", "admin")
+
+    def get_id(self) -> str:
+        """Flask-Login's id: user id plus session token, so a password change logs others out."""
+        return f"{self.id}:{self.session_token}"

@@ -398,7 +398,8 @@ def load_module_file(
     media_dir = path.parent / "media"
     _check_tokens(tokens, body_lines, body_line, fields["eqf"], out)
     _rewrite_media(tokens, course.id, fields["id"], media_dir, body_line, out)
-    intro_html, sections = _sections(tokens, body_lines, body_line, env, out)
+    quiz_lines = [fence_line for _, _, _, fence_line in env["quiz_blocks"]]
+    intro_html, sections = _sections(tokens, body_lines, body_line, env, quiz_lines, out)
 
     blocks = tuple((kind, text, first + body_line) for kind, text, first, _ in env["quiz_blocks"])
     questions: list[Any] = []
@@ -558,7 +559,12 @@ def _rewrite_media(
 
 
 def _sections(
-    tokens: list[Token], body_lines: list[str], offset: int, env: dict[str, Any], out: _Collector
+    tokens: list[Token],
+    body_lines: list[str],
+    offset: int,
+    env: dict[str, Any],
+    quiz_lines: list[int],
+    out: _Collector,
 ) -> tuple[str, list[Section]]:
     """Split the token stream at each `##` heading: the intro, then one Section per heading."""
     starts = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2"]
@@ -604,6 +610,7 @@ def _sections(
                 line=line,
                 text="\n".join(body_lines[first_line:last_line]).strip(),
                 eqf_levels=tuple(levels),
+                has_quiz=any(first_line <= q < last_line for q in quiz_lines),
             )
         )
     return intro_html, sections

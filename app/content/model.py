@@ -35,6 +35,7 @@ class Section:
     line: int
     text: str  # the section's Markdown source, for narration and search
     eqf_levels: tuple[int, ...] = ()  # levels of the deepening blocks it contains
+    has_quiz: bool = False  # holds quiz blocks: passing the quiz, not reading, completes it
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ class Module:
     quiz_blocks: tuple[tuple[str, str, int], ...] = ()  # (kind, source, first file line)
     media_dir: Path | None = None
     content_hash: str = ""
+
+    @property
+    def reading_sections(self) -> tuple[Section, ...]:
+        """Sections a learner reads to complete the module (the quiz's section is passed)."""
+        return tuple(s for s in self.sections if not (s.has_quiz and self.questions))
 
     def section(self, section_id: str) -> Section | None:
         """Find a section by id."""

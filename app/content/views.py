@@ -9,6 +9,12 @@ from werkzeug.routing import BaseConverter
 from app.content.catalog import ContentCache
 from app.content.model import Catalogue, Course
 from app.i18n import languages
+from app.progress.services import (
+    current_learner,
+    eqf_preference,
+    module_statuses,
+    resume_point,
+)
 
 bp = Blueprint("content", __name__)
 
@@ -28,7 +34,7 @@ def catalogue() -> Catalogue:
     return cache.get()
 
 
-def _course_or_404(lang: str, course_id: str) -> Course:
+def course_or_404(lang: str, course_id: str) -> Course:
     """A course learners can see in a language the site speaks, or a friendly 404."""
     if lang not in languages():
         abort(404)
@@ -57,21 +63,39 @@ def home(lang: str) -> ResponseReturnValue:
 @bp.get("/<lang:lang>/<course_id>/")
 def course(lang: str, course_id: str) -> ResponseReturnValue:
     """A course: its description and its modules in order."""
-    course = _course_or_404(lang, course_id)
-    return render_template("content/course.html", course=course, lang=lang)
+    course = course_or_404(lang, course_id)
+    statuses = module_statuses(current_learner(), course, lang)
+    return render_template(
+        "content/course.html",
+        course=course,
+        lang=lang,
+        statuses=statuses,
+        resume=resume_point(statuses),
+        eqf_level=eqf_preference(),
+    )
 
 
 @bp.get("/<lang:lang>/<course_id>/<module_id>/")
 def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     """A module page: outcomes, introduction, collapsible sections, bibliography."""
-    course = _course_or_404(lang, course_id)
+    course = course_or_404(lang, course_id)
     found = course.module(module_id, lang)
     if found is None:
         abort(404)
     module, fallback = found
     before, after = course.neighbours(module_id)
+    status = module_statuses(current_learner(), course, lang).get(module.id)
+    audio_resume = None
+    if status and status.last_audio_section and module.section(status.last_audio_section):
+        audio_resume = {
+            "section": status.last_audio_section,
+            "position": status.last_audio_position or 0.0,
+        }
     return render_template(
         "content/module.html",
+        status=status,
+        audio_resume=audio_resume,
+        eqf_level=eqf_preference(),
         course=course,
         module=module,
         fallback=fallback,

@@ -22,6 +22,8 @@
 
   function init() {
     openFromHash();
+    watchReading();
+    highlightLevel();
     window.addEventListener("hashchange", openFromHash);
 
     // The address follows the open section, so a copied link or a language switch keeps it.
@@ -71,6 +73,89 @@
         try { localStorage.setItem(key, "1"); } catch (e) { /* storage off */ }
       });
     }
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  // Progress beacon: shared with the audio player (window.AcademyProgress.send).
+  function sendProgress(payload) {
+    var url = document.body.getAttribute("data-progress-url");
+    if (!url) return Promise.resolve(null);
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      keepalive: true,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(payload)
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (data) {
+      if (data) showProgress(data);
+      return data;
+    }).catch(function () { return null; });  // progress is best effort; reading goes on
+  }
+  window.AcademyProgress = { send: sendProgress };
+
+  function showProgress(data) {
+    (data.read || []).forEach(function (id) {
+      var item = document.querySelector('[data-outline-section="' + id + '"]');
+      if (item && !item.classList.contains("read")) {
+        item.classList.add("read");
+        var mark = document.createElement("span");
+        mark.className = "read-mark";
+        mark.textContent = " ✓";
+        item.appendChild(mark);
+      }
+      var section = document.getElementById(id);
+      if (section) section.classList.add("is-read");
+    });
+    var count = document.querySelector("[data-read-count]");
+    if (count && typeof data.total === "number") {
+      count.textContent = (data.read || []).length + " / " + data.total;
+    }
+  }
+
+  // A section counts as read once it has been open and on screen for a few seconds.
+  function watchReading() {
+    if (!document.body.getAttribute("data-progress-url") || !("IntersectionObserver" in window)) return;
+    var dwell = 1000 * parseFloat(document.body.getAttribute("data-read-seconds") || "5");
+    var visibleSince = {};
+    var spent = {};
+    var sent = {};
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        var id = entry.target.closest("details").id;
+        if (entry.isIntersecting) visibleSince[id] = Date.now();
+        else if (visibleSince[id]) { spent[id] = (spent[id] || 0) + Date.now() - visibleSince[id]; delete visibleSince[id]; }
+      });
+    }, { threshold: 0.25 });
+    document.querySelectorAll("details[data-section]:not([data-no-read]) > .section-body").forEach(function (body) {
+      observer.observe(body);
+    });
+    setInterval(function () {
+      if (document.hidden) return;
+      Object.keys(visibleSince).forEach(function (id) {
+        var section = document.getElementById(id);
+        var total = (spent[id] || 0) + Date.now() - visibleSince[id];
+        if (!sent[id] && section && section.open && total >= dwell) {
+          sent[id] = true;
+          sendProgress({ verb: "section-read", section: id });
+        }
+      });
+    }, 500);
+  }
+
+  // The learner's EQF level: its deepening blocks open and stand out.
+  function highlightLevel() {
+    var level = document.body.getAttribute("data-eqf-level");
+    if (!level) return;
+    document.querySelectorAll('details.eqf-block[data-eqf="' + level + '"]').forEach(function (block) {
+      block.open = true;
+      block.classList.add("eqf-match");
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

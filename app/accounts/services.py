@@ -1,0 +1,112 @@
+"""Accounts: registration, sign-in, password changes, data export and deletion."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.accounts.models import ROLES, User
+from app.database import write_transaction
+from app.extensions import db
+from app.progress import services as progress
+
+# Checked against when the e-mail is unknown, so a wrong e-mail costs as much time as a
+# wrong password and does not reveal which addresses have accounts.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be carried out, with a message for the user."""
+
+
+def normalise_email(email: str) -> str:
+    """E-mail addresses compare without case or surrounding spaces."""
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    """Hash with werkzeug's current default (scrypt)."""
+    return generate_password_hash(password)
+
+
+def create_user(email: str, password: str, display_name: str, role: str = "learner") -> User:
+    """Create an account.
+
+    :raises AccountError: when the e-mail is taken or the role unknown.
+    """
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+    email = normalise_email(email)
+    write_transaction()
+    if db.session.scalar(select(User.id).where(User.email == email)):
+        raise AccountError("email-taken")
+    user = User(
+        email=email,
+        display_name=display_name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        session_token=secrets.token_hex(16),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user with this e-mail and password, or None."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password; other devices' "remember me" cookies stop working.
+
+    :raises AccountError: when the current password is wrong.
+    """
+    if not check_password_hash(user.password_hash, current):
+        raise AccountError("wrong-password")
+    write_transaction()
+    user.password_hash = hash_password(new)
+    user.session_token = secrets.token_hex(16)
+    db.session.flush()
+
+
+def adopt_guest(guest_key: str | None, user: User, courses: dict[str, Any]) -> int:
+    """Move what a guest did in this browser to their account. Returns statements moved."""
+    if not guest_key:
+        return 0
+    return progress.adopt_guest_progress(guest_key, user.learner_key, courses)
+
+
+def export_data(user: User) -> dict[str, Any]:
+    """Everything the platform keeps about a user, as JSON-ready data."""
+    learner = user.learner_key
+    return {
+        "account": {
+            "email": user.email,
+            "display_name": user.display_name,
+            "role": user.role,
+            "created_at": user.created_at.isoformat() if user.created_at else None,
+            "eqf_level": user.eqf_level,
+        },
+        "progress": progress.export_summaries(learner),
+        "statements": progress.export_statements(learner, user.display_name),
+    }
+
+
+def delete_account(user: User, password: str) -> None:
+    """Delete a user and all their data, once their password confirms it.
+
+    :raises AccountError: when the password is wrong.
+    """
+    if not check_password_hash(user.password_hash, password):
+        raise AccountError("wrong-password")
+    progress.delete_learner_data(user.learner_key)
+    db.session.delete(user)
+    db.session.flush()

@@ -1,0 +1,178 @@
+"""Register, sign in and out, change password, export and delete one's data."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.accounts import services
+from app.accounts.forms import DeleteForm, EmptyForm, LoginForm, PasswordForm, RegisterForm
+from app.accounts.models import User
+from app.content.views import catalogue
+from app.extensions import db, limiter, login_manager
+from app.i18n import languages
+from app.progress.services import GUEST_SESSION_KEY, current_learner
+
+bp = Blueprint("accounts", __name__)
+
+LOGIN_LIMIT = "10 per minute"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Find the user of a session; a changed password invalidates old sessions."""
+    number, _, token = user_id.partition(":")
+    if not number.isdigit():
+        return None
+    user = db.session.get(User, int(number))
+    return user if user is not None and user.session_token == token else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> ResponseReturnValue:
+    """Send a guest to the sign-in page in their language, then back here."""
+    lang = (request.view_args or {}).get("lang") or languages()[0]
+    return redirect(url_for("accounts.login", lang=lang, next=request.full_path.rstrip("?")))
+
+
+def safe_next(target: str | None, lang: str) -> str:
+    """A redirect target on this site only; anything else goes to the dashboard."""
+    fallback = url_for("progress.dashboard", lang=lang)
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return fallback
+    return target
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in languages():
+        abort(404)
+
+
+def _sign_in(user: User, remember: bool) -> int:
+    """Log the user in and move this browser's guest progress to their account."""
+    guest = current_learner()
+    login_user(user, remember=remember)
+    moved = services.adopt_guest(guest, user, catalogue().courses)
+    session.pop(GUEST_SESSION_KEY, None)
+    return moved
+
+
+@bp.route("/<lang:lang>/register", methods=["GET", "POST"])
+def register(lang: str) -> ResponseReturnValue:
+    """Create a learner account; a guest's progress comes along."""
+    _check_lang(lang)
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                form.email.data or "", form.password.data or "", form.display_name.data or ""
+            )
+        except services.AccountError:
+            form.email.errors.append(_("An account with this e-mail already exists."))
+        else:
+            _sign_in(user, remember=False)
+            db.session.commit()
+            flash(_("Welcome, %(name)s! Your account is ready.", name=user.display_name))
+            return redirect(safe_next(request.args.get("next"), lang))
+    return render_template("accounts/register.html", form=form, lang=lang)
+
+
+@bp.route("/<lang:lang>/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+def login(lang: str) -> ResponseReturnValue:
+    """Sign in with e-mail and password."""
+    _check_lang(lang)
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data or "", form.password.data or "")
+        if user is None:
+            form.password.errors.append(_("Wrong e-mail or password."))
+        else:
+            _sign_in(user, remember=bool(form.remember.data))
+            db.session.commit()
+            return redirect(safe_next(request.args.get("next"), lang))
+    return render_template("accounts/login.html", form=form, lang=lang)
+
+
+@bp.post("/<lang:lang>/logout")
+def logout(lang: str) -> ResponseReturnValue:
+    """Sign out (a POST with a CSRF token, so no other site can sign anyone out)."""
+    _check_lang(lang)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    logout_user()
+    return redirect(url_for("content.home", lang=lang))
+
+
+@bp.route("/<lang:lang>/me/password", methods=["GET", "POST"])
+@login_required
+def password(lang: str) -> ResponseReturnValue:
+    """Change one's password."""
+    _check_lang(lang)
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current.data or "", form.password.data or ""
+            )
+        except services.AccountError:
+            form.current.errors.append(_("This is not your current password."))
+        else:
+            db.session.commit()
+            login_user(current_user, remember=True)  # keep this device signed in
+            flash(_("Your password has been changed."))
+            return redirect(url_for("progress.dashboard", lang=lang))
+    return render_template("accounts/password.html", form=form, lang=lang)
+
+
+@bp.get("/<lang:lang>/me/export.json")
+@login_required
+def export(lang: str) -> ResponseReturnValue:
+    """Download everything we keep about the signed-in learner, as JSON."""
+    _check_lang(lang)
+    data = services.export_data(current_user)
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="omnichannel-academy-data.json"'},
+    )
+
+
+@bp.route("/<lang:lang>/me/delete", methods=["GET", "POST"])
+@login_required
+def delete(lang: str) -> ResponseReturnValue:
+    """Delete one's account and every piece of data about it."""
+    _check_lang(lang)
+    form = DeleteForm()
+    if form.validate_on_submit():
+        try:
+            services.delete_account(current_user, form.password.data or "")
+        except services.AccountError:
+            form.password.errors.append(_("This is not your password."))
+        else:
+            db.session.commit()
+            logout_user()
+            flash(_("Your account and all its data have been deleted."))
+            return redirect(url_for("content.home", lang=lang))
+    return render_template("accounts/delete.html", form=form, lang=lang)

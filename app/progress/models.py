@@ -1,0 +1,71 @@
+"""Learner progress: statements that only grow, and one summary row per learner and module.
+
+Rows are keyed by a learner key ("u:<user id>" or "g:<guest token>") and by content ids
+(course, module, section), never by foreign keys into content or by file positions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.accounts.models import utcnow
+from app.extensions import db
+
+
+class Statement(db.Model):  # type: ignore[name-defined]
+    """One learner event, shaped like an xAPI 1.0.3 statement: actor, verb, object, result."""
+
+    __tablename__ = "statements"
+    __table_args__ = (Index("ix_statements_learner_module", "learner", "course_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    learner: Mapped[str] = mapped_column(String(80))
+    verb: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(400))
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str | None] = mapped_column(String(100))
+    section_id: Mapped[str | None] = mapped_column(String(100))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModuleProgress(db.Model):  # type: ignore[name-defined]
+    """What the statements of one learner about one module add up to; reports read this."""
+
+    __tablename__ = "module_progress"
+    __table_args__ = (UniqueConstraint("learner", "course_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner: Mapped[str] = mapped_column(String(80), index=True)
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str] = mapped_column(String(100))
+    sections_read: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Seconds listened per section, to mark a section read at 90% of its audio.
+    audio_listened: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    best_score: Mapped[float | None] = mapped_column(Float)
+    quiz_passed: Mapped[bool] = mapped_column(default=False)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_section: Mapped[str | None] = mapped_column(String(100))
+    last_audio_section: Mapped[str | None] = mapped_column(String(100))
+    last_audio_position: Mapped[float | None] = mapped_column(Float)
+    last_language: Mapped[str | None] = mapped_column(String(8))
+    last_activity: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    statements: Mapped[int] = mapped_column(default=0)
+
+
+class CourseCompletion(db.Model):  # type: ignore[name-defined]
+    """When a learner completed every module of a course."""
+
+    __tablename__ = "course_completions"
+    __table_args__ = (UniqueConstraint("learner", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner: Mapped[str] = mapped_column(String(80), index=True)
+    course_id: Mapped[str] = mapped_column(String(100))
+    completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,504 @@
+"""Recording learner statements and keeping each learner's module summary in step.
+
+Every write locks the learner's summary row for the module (BEGIN IMMEDIATE on SQLite,
+SELECT ... FOR UPDATE on PostgreSQL), stores the statement, folds it into the summary with
+the pure rules, and flushes; the request commits once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import session
+from flask_login import current_user
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.models import utcnow
+from app.content.model import Course, Module
+from app.database import write_transaction
+from app.extensions import db
+from app.progress.models import CourseCompletion, ModuleProgress, Statement
+from app.progress.rules import (
+    CHANNELS,
+    VERBS,
+    Event,
+    ModuleShape,
+    Summary,
+    apply,
+    is_complete,
+    replay,
+)
+
+GUEST_SESSION_KEY = "guest"
+EQF_SESSION_KEY = "eqf_level"
+
+
+class ProgressError(ValueError):
+    """A statement that does not fit the content (unknown section, verb or channel)."""
+
+
+def current_learner(create: bool = False) -> str | None:
+    """The learner key of this request: the signed-in user, or this browser's guest key.
+
+    :param create: give a guest a key now (when they first do something worth keeping).
+    """
+    if current_user.is_authenticated:
+        return current_user.learner_key
+    guest = session.get(GUEST_SESSION_KEY)
+    if guest is None and create:
+        guest = secrets.token_urlsafe(18)
+        session[GUEST_SESSION_KEY] = guest
+    return f"g:{guest}" if guest else None
+
+
+def eqf_preference() -> int | None:
+    """The EQF level the learner chose to study at (3, 4 or 5), or None."""
+    if current_user.is_authenticated:
+        return current_user.eqf_level
+    level = session.get(EQF_SESSION_KEY)
+    return level if level in (3, 4, 5) else None
+
+
+def object_id(course_id: str, module_id: str | None = None, section_id: str | None = None) -> str:
+    """A stable activity id from content ids: course/module/section."""
+    return "/".join(part for part in (course_id, module_id, section_id) if part)
+
+
+def shape(module: Module) -> ModuleShape:
+    """What completing this module asks for now."""
+    return ModuleShape(
+        sections=tuple(s.id for s in module.reading_sections), has_quiz=bool(module.questions)
+    )
+
+
+def _event(statement: Statement) -> Event:
+    return Event(
+        verb=statement.verb,
+        section_id=statement.section_id,
+        result=statement.result,
+        context=statement.context or {},
+        timestamp=statement.timestamp,
+    )
+
+
+def _summary_of(row: ModuleProgress) -> Summary:
+    return Summary(
+        sections_read=list(row.sections_read or []),
+        audio_listened=dict(row.audio_listened or {}),
+        best_score=row.best_score,
+        quiz_passed=row.quiz_passed,
+        completed_at=row.completed_at,
+        last_section=row.last_section,
+        last_audio_section=row.last_audio_section,
+        last_audio_position=row.last_audio_position,
+        last_language=row.last_language,
+        last_activity=row.last_activity,
+        statements=row.statements,
+    )
+
+
+def _store(row: ModuleProgress, summary: Summary) -> None:
+    # New list/dict objects so SQLAlchemy sees the JSON columns change.
+    row.sections_read = list(summary.sections_read)
+    row.audio_listened = dict(summary.audio_listened)
+    row.best_score = summary.best_score
+    row.quiz_passed = summary.quiz_passed
+    row.completed_at = summary.completed_at
+    row.last_section = summary.last_section
+    row.last_audio_section = summary.last_audio_section
+    row.last_audio_position = summary.last_audio_position
+    row.last_language = summary.last_language
+    row.last_activity = summary.last_activity
+    row.statements = summary.statements
+
+
+def _locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
+    """The learner's summary row for a module, created if missing, locked until commit."""
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(ModuleProgress)
+        .values(
+            learner=learner,
+            course_id=course_id,
+            module_id=module_id,
+            sections_read=[],
+            audio_listened={},
+            quiz_passed=False,
+            statements=0,
+        )
+        .on_conflict_do_nothing(index_elements=["learner", "course_id", "module_id"])
+    )
+    return db.session.execute(
+        select(ModuleProgress)
+        .where(
+            ModuleProgress.learner == learner,
+            ModuleProgress.course_id == course_id,
+            ModuleProgress.module_id == module_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _new_statement(
+    learner: str,
+    verb: str,
+    course_id: str,
+    module_id: str | None,
+    section_id: str | None,
+    result: dict[str, Any] | None,
+    context: dict[str, Any],
+    timestamp: datetime,
+) -> Statement:
+    statement = Statement(
+        uuid=str(uuid.uuid4()),
+        learner=learner,
+        verb=verb,
+        object_id=object_id(course_id, module_id, section_id),
+        course_id=course_id,
+        module_id=module_id,
+        section_id=section_id,
+        result=result,
+        context=context,
+        timestamp=timestamp,
+    )
+    db.session.add(statement)
+    return statement
+
+
+def record(
+    learner: str,
+    course: Course,
+    module: Module,
+    verb: str,
+    *,
+    language: str,
+    section_id: str | None = None,
+    result: dict[str, Any] | None = None,
+    channel: str = "web",
+) -> Statement:
+    """Store one statement about a module and bring the learner's summary up to date.
+
+    :param learner: learner key from `current_learner`.
+    :param verb: one of rules.VERBS (experienced, progressed, downloaded, attempted, passed, ...).
+    :param section_id: the section the statement is about, if any; it must exist in the module.
+    :param result: verb-specific numbers, e.g. {"score": 0.8} or {"position": 12.5, ...}.
+    :param channel: web, audio or pdf.
+    :raises ProgressError: for an unknown verb, channel or section.
+    """
+    if verb not in VERBS or verb == "completed":
+        raise ProgressError(f"unknown verb {verb!r}")
+    if channel not in CHANNELS:
+        raise ProgressError(f"unknown channel {channel!r}")
+    if section_id is not None and module.section(section_id) is None:
+        raise ProgressError(f"module {module.id!r} has no section {section_id!r}")
+
+    write_transaction()
+    row = _locked_row(learner, course.id, module.id)
+    now = utcnow()
+    context = {"channel": channel, "language": language}
+    statement = _new_statement(
+        learner, verb, course.id, module.id, section_id, result, context, now
+    )
+    summary = apply(_summary_of(row), _event(statement))
+    _complete_module_if_done(learner, course, module, summary, context, now)
+    _store(row, summary)
+    db.session.flush()
+    return statement
+
+
+def _complete_module_if_done(
+    learner: str,
+    course: Course,
+    module: Module,
+    summary: Summary,
+    context: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Record the module (and maybe the course) as completed when the summary says it is."""
+    if summary.completed_at is not None or not is_complete(summary, shape(module)):
+        return
+    done = _new_statement(learner, "completed", course.id, module.id, None, None, context, now)
+    apply(summary, _event(done))
+    _complete_course_if_done(learner, course, context, now, also_done=module.id)
+
+
+def record_course_event(
+    learner: str, course: Course, verb: str, *, language: str, channel: str = "web"
+) -> Statement:
+    """Store a course-level statement (e.g. the whole-course PDF downloaded)."""
+    if verb not in VERBS or verb == "completed":
+        raise ProgressError(f"unknown verb {verb!r}")
+    if channel not in CHANNELS:
+        raise ProgressError(f"unknown channel {channel!r}")
+    write_transaction()
+    statement = _new_statement(
+        learner, verb, course.id, None, None, None, {"channel": channel, "language": language},
+        utcnow(),
+    )  # fmt: skip
+    db.session.flush()
+    return statement
+
+
+def _complete_course_if_done(
+    learner: str,
+    course: Course,
+    context: dict[str, Any],
+    now: datetime,
+    also_done: str | None = None,
+) -> None:
+    """Record the course as completed once every visible module is.
+
+    :param also_done: a module completed in this transaction whose summary is not stored yet.
+    """
+    needed = {entry.id for entry in course.visible}
+    done = set(
+        db.session.scalars(
+            select(ModuleProgress.module_id).where(
+                ModuleProgress.learner == learner,
+                ModuleProgress.course_id == course.id,
+                ModuleProgress.completed_at.is_not(None),
+            )
+        )
+    )
+    done.add(also_done or "")
+    if not needed or not needed <= done:
+        return
+    exists = db.session.scalar(
+        select(CourseCompletion.id).where(
+            CourseCompletion.learner == learner, CourseCompletion.course_id == course.id
+        )
+    )
+    if exists:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(CourseCompletion(learner=learner, course_id=course.id, completed_at=now))
+    except IntegrityError:  # completed by a concurrent request a moment ago
+        return
+    _new_statement(learner, "completed", course.id, None, None, None, context, now)
+
+
+def rebuild(learner: str, course_id: str, module_id: str) -> Summary:
+    """Replay a learner's statements about a module, in the order they were stored."""
+    statements = db.session.scalars(
+        select(Statement)
+        .where(
+            Statement.learner == learner,
+            Statement.course_id == course_id,
+            Statement.module_id == module_id,
+        )
+        .order_by(Statement.id)
+    )
+    return replay([_event(s) for s in statements])
+
+
+def adopt_guest_progress(guest: str, learner: str, courses: dict[str, Course]) -> int:
+    """Move a guest's statements to an account and rebuild the account's summaries.
+
+    :param guest: the guest's learner key ("g:...").
+    :param learner: the account's learner key ("u:...").
+    :param courses: the loaded courses, to check completion against current content.
+    :returns: how many statements moved.
+    """
+    write_transaction()
+    touched = set(
+        db.session.execute(
+            select(Statement.course_id, Statement.module_id)
+            .where(Statement.learner == guest, Statement.module_id.is_not(None))
+            .distinct()
+        ).all()
+    )
+    moved = db.session.execute(
+        update(Statement).where(Statement.learner == guest).values(learner=learner)
+    ).rowcount
+    db.session.execute(delete(ModuleProgress).where(ModuleProgress.learner == guest))
+    guest_completions = db.session.scalars(
+        select(CourseCompletion).where(CourseCompletion.learner == guest)
+    ).all()
+    for completion in guest_completions:
+        db.session.delete(completion)
+    db.session.flush()
+
+    for course_id, module_id in sorted(touched):
+        row = _locked_row(learner, course_id, module_id)
+        summary = rebuild(learner, course_id, module_id)
+        course = courses.get(course_id)
+        found = course.module(module_id, course.default_language) if course else None
+        if course and found:
+            # Reads from both sessions together may complete a module neither completed alone.
+            context = {"channel": "web", "language": summary.last_language or ""}
+            _complete_module_if_done(learner, course, found[0], summary, context, utcnow())
+        _store(row, summary)
+    for completion in guest_completions:
+        course = courses.get(completion.course_id)
+        if course:
+            _complete_course_if_done(
+                learner, course, {"channel": "web", "language": ""}, completion.completed_at
+            )
+    db.session.flush()
+    return moved
+
+
+@dataclass(frozen=True)
+class ModuleStatus:
+    """A learner's progress in one module, measured against its current content."""
+
+    module_id: str
+    read: frozenset[str]
+    total: int
+    best_score: float | None
+    quiz_passed: bool
+    completed_at: datetime | None
+    last_section: str | None
+    last_audio_section: str | None
+    last_audio_position: float | None
+    last_activity: datetime | None
+
+    @property
+    def read_count(self) -> int:
+        """Sections read that still exist (removed sections stop counting)."""
+        return len(self.read)
+
+    @property
+    def percent(self) -> int:
+        """Share of the module done, for progress bars."""
+        if self.completed_at:
+            return 100
+        return round(100 * self.read_count / self.total) if self.total else 0
+
+
+def module_statuses(learner: str | None, course: Course, language: str) -> dict[str, ModuleStatus]:
+    """Progress of a learner in every visible module of a course (missing = not started)."""
+    if learner is None:
+        return {}
+    rows = db.session.scalars(
+        select(ModuleProgress).where(
+            ModuleProgress.learner == learner, ModuleProgress.course_id == course.id
+        )
+    )
+    statuses: dict[str, ModuleStatus] = {}
+    for row in rows:
+        found = course.module(row.module_id, language)
+        if found is None:
+            continue
+        current = {s.id for s in found[0].reading_sections}
+        statuses[row.module_id] = ModuleStatus(
+            module_id=row.module_id,
+            read=frozenset(s for s in row.sections_read or [] if s in current),
+            total=len(current),
+            best_score=row.best_score,
+            quiz_passed=row.quiz_passed,
+            completed_at=row.completed_at,
+            last_section=row.last_section,
+            last_audio_section=row.last_audio_section,
+            last_audio_position=row.last_audio_position,
+            last_activity=row.last_activity,
+        )
+    return statuses
+
+
+def resume_point(statuses: dict[str, ModuleStatus]) -> ModuleStatus | None:
+    """The module the learner touched last, to continue where they left off."""
+    touched = [s for s in statuses.values() if s.last_activity is not None]
+    return max(touched, key=lambda s: s.last_activity) if touched else None  # type: ignore[arg-type, return-value]
+
+
+def course_completed_at(learner: str | None, course_id: str) -> datetime | None:
+    """When the learner completed the course, if they have."""
+    if learner is None:
+        return None
+    return db.session.scalar(
+        select(CourseCompletion.completed_at).where(
+            CourseCompletion.learner == learner, CourseCompletion.course_id == course_id
+        )
+    )
+
+
+def delete_learner_data(learner: str) -> None:
+    """Remove every statement, summary and completion of a learner."""
+    write_transaction()
+    db.session.execute(delete(Statement).where(Statement.learner == learner))
+    db.session.execute(delete(ModuleProgress).where(ModuleProgress.learner == learner))
+    db.session.execute(delete(CourseCompletion).where(CourseCompletion.learner == learner))
+    db.session.flush()
+
+
+def export_statements(learner: str, actor_name: str) -> list[dict[str, Any]]:
+    """The learner's statements as xAPI 1.0.3 JSON objects, oldest first."""
+    statements = db.session.scalars(
+        select(Statement).where(Statement.learner == learner).order_by(Statement.id)
+    )
+    return [to_xapi(s, actor_name) for s in statements]
+
+
+def to_xapi(statement: Statement, actor_name: str) -> dict[str, Any]:
+    """Shape one stored statement as xAPI 1.0.3."""
+    result = dict(statement.result or {})
+    xapi_result: dict[str, Any] = {}
+    if "score" in result:
+        xapi_result["score"] = {"scaled": result.pop("score")}
+    if statement.verb in ("passed", "failed"):
+        xapi_result["success"] = statement.verb == "passed"
+    if statement.verb == "completed":
+        xapi_result["completion"] = True
+    if result:
+        xapi_result["extensions"] = {f"urn:academy:result:{k}": v for k, v in result.items()}
+    context = statement.context or {}
+    out: dict[str, Any] = {
+        "id": statement.uuid,
+        "actor": {
+            "objectType": "Agent",
+            "name": actor_name,
+            "account": {"homePage": "urn:academy", "name": statement.learner},
+        },
+        "verb": {"id": VERBS[statement.verb], "display": {"en-US": statement.verb}},
+        "object": {"objectType": "Activity", "id": f"urn:academy:{statement.object_id}"},
+        "context": {
+            "platform": "Omnichannel Academy",
+            "language": context.get("language", ""),
+            "extensions": {"urn:academy:channel": context.get("channel", "web")},
+        },
+        "timestamp": statement.timestamp.isoformat(),
+    }
+    if xapi_result:
+        out["result"] = xapi_result
+    return out
+
+
+def export_summaries(learner: str) -> list[dict[str, Any]]:
+    """The learner's per-module summaries and course completions, JSON-ready."""
+    rows = db.session.scalars(
+        select(ModuleProgress)
+        .where(ModuleProgress.learner == learner)
+        .order_by(ModuleProgress.course_id, ModuleProgress.module_id)
+    )
+    out: list[dict[str, Any]] = [
+        {
+            "course": row.course_id,
+            "module": row.module_id,
+            "sections_read": list(row.sections_read or []),
+            "audio_seconds_listened": dict(row.audio_listened or {}),
+            "best_score": row.best_score,
+            "quiz_passed": row.quiz_passed,
+            "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+            "last_activity": row.last_activity.isoformat() if row.last_activity else None,
+        }
+        for row in rows
+    ]
+    completions = db.session.scalars(
+        select(CourseCompletion).where(CourseCompletion.learner == learner)
+    )
+    out += [
+        {"course": c.course_id, "course_completed_at": c.completed_at.isoformat()}
+        for c in completions
+    ]
+    return out

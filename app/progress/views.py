@@ -1,0 +1,129 @@
+"""The progress beacon, the learner's dashboard, and the EQF level preference."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from app.accounts.forms import EmptyForm
+from app.content.views import catalogue, course_or_404
+from app.extensions import db
+from app.i18n import languages
+from app.progress import services
+from app.progress.services import EQF_SESSION_KEY, ProgressError, current_learner
+
+bp = Blueprint("progress", __name__)
+
+# Bounds on what a player may report in one beacon; anything else is refused.
+MAX_AUDIO_SECONDS = 4 * 3600
+MAX_LISTENED_PER_BEACON = 120
+
+
+def _seconds(value: object, upper: float) -> float | None:
+    """A finite number of seconds within 0..upper, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and 0 <= number <= upper else None
+
+
+def _refuse(message: str) -> ResponseReturnValue:
+    return jsonify(error=message), 400
+
+
+@bp.post("/<lang:lang>/<course_id>/<module_id>/progress")
+def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """Record a section read on screen or audio listened to (JSON, CSRF header required)."""
+    course = course_or_404(lang, course_id)
+    found = course.module(module_id, lang)
+    if found is None:
+        abort(404)
+    module = found[0]
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _refuse("expected a JSON object")
+    section = data.get("section")
+    if not isinstance(section, str) or module.section(section) is None:
+        return _refuse("unknown section")
+    learner = current_learner(create=True)
+    assert learner is not None
+    try:
+        if data.get("verb") == "section-read":
+            services.record(
+                learner, course, module, "experienced", section_id=section, language=lang
+            )
+        elif data.get("verb") == "audio-progressed":
+            duration = _seconds(data.get("duration"), MAX_AUDIO_SECONDS)
+            position = _seconds(data.get("position"), MAX_AUDIO_SECONDS)
+            listened = _seconds(data.get("listened"), MAX_LISTENED_PER_BEACON)
+            if duration is None or position is None or listened is None or position > duration:
+                return _refuse("position, listened and duration must be seconds in range")
+            services.record(
+                learner,
+                course,
+                module,
+                "progressed",
+                section_id=section,
+                language=lang,
+                channel="audio",
+                result={"position": position, "listened": listened, "duration": duration},
+            )
+        else:
+            return _refuse("unknown verb")
+    except ProgressError as exc:
+        return _refuse(str(exc))
+    db.session.commit()
+    status = services.module_statuses(learner, course, lang).get(module.id)
+    return jsonify(
+        read=sorted(status.read) if status else [],
+        total=status.total if status else len(module.reading_sections),
+        completed=bool(status and status.completed_at),
+    )
+
+
+@bp.get("/<lang:lang>/me/")
+def dashboard(lang: str) -> ResponseReturnValue:
+    """Each course with its progress, best scores and last activity; the EQF preference."""
+    if lang not in languages():
+        abort(404)
+    learner = current_learner()
+    rows = []
+    for course in catalogue().courses.values():
+        if not course.visible:
+            continue
+        statuses = services.module_statuses(learner, course, lang)
+        rows.append(
+            {
+                "course": course,
+                "statuses": statuses,
+                "completed": sum(1 for s in statuses.values() if s.completed_at),
+                "resume": services.resume_point(statuses),
+                "completed_at": services.course_completed_at(learner, course.id),
+            }
+        )
+    return render_template(
+        "progress/dashboard.html", rows=rows, lang=lang, eqf_level=services.eqf_preference()
+    )
+
+
+@bp.post("/<lang:lang>/me/eqf")
+def set_eqf(lang: str) -> ResponseReturnValue:
+    """Remember the EQF level the learner studies at (or none)."""
+    if lang not in languages():
+        abort(404)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    raw = request.form.get("level", "")
+    level = int(raw) if raw in ("3", "4", "5") else None
+    if raw not in ("", "3", "4", "5"):
+        abort(400)
+    if current_user.is_authenticated:
+        current_user.eqf_level = level
+        db.session.commit()
+    else:
+        session[EQF_SESSION_KEY] = level
+    return redirect(url_for("progress.dashboard", lang=lang))
