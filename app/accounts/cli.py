@@ -25,7 +25,6 @@ def create(email: str, role: str, display_name: str | None, password: str) -> No
     try:
         user = services.create_user(email, password, display_name or email.split("@")[0], role)
     except services.AccountError as exc:
-        message = "an account with this e-mail already exists" if str(exc) == "email-taken" else str(exc)  # fmt: skip
-        raise click.ClickException(message) from exc
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")

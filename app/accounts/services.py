@@ -19,7 +19,15 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 class AccountError(ValueError):
-    """A request about an account that cannot be carried out, with a message for the user."""
+    """A request about an account that cannot be carried out."""
+
+
+class EmailTaken(AccountError):
+    """Another account already uses this e-mail address."""
+
+
+class WrongPassword(AccountError):
+    """The password given to confirm an action is not the account's password."""
 
 
 def normalise_email(email: str) -> str:
@@ -35,14 +43,14 @@ def hash_password(password: str) -> str:
 def create_user(email: str, password: str, display_name: str, role: str = "learner") -> User:
     """Create an account.
 
-    :raises AccountError: when the e-mail is taken or the role unknown.
+    :raises EmailTaken: when the e-mail is taken; AccountError for an unknown role.
     """
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
     email = normalise_email(email)
     write_transaction()
     if db.session.scalar(select(User.id).where(User.email == email)):
-        raise AccountError("email-taken")
+        raise EmailTaken(f"an account with the e-mail {email} already exists")
     user = User(
         email=email,
         display_name=display_name.strip(),
@@ -67,10 +75,10 @@ def authenticate(email: str, password: str) -> User | None:
 def change_password(user: User, current: str, new: str) -> None:
     """Set a new password; other devices' "remember me" cookies stop working.
 
-    :raises AccountError: when the current password is wrong.
+    :raises WrongPassword: when the current password is wrong.
     """
     if not check_password_hash(user.password_hash, current):
-        raise AccountError("wrong-password")
+        raise WrongPassword("wrong password")
     write_transaction()
     user.password_hash = hash_password(new)
     user.session_token = secrets.token_hex(16)
@@ -103,10 +111,10 @@ def export_data(user: User) -> dict[str, Any]:
 def delete_account(user: User, password: str) -> None:
     """Delete a user and all their data, once their password confirms it.
 
-    :raises AccountError: when the password is wrong.
+    :raises WrongPassword: when the password is wrong.
     """
     if not check_password_hash(user.password_hash, password):
-        raise AccountError("wrong-password")
+        raise WrongPassword("wrong password")
     progress.delete_learner_data(user.learner_key)
     db.session.delete(user)
     db.session.flush()

@@ -87,7 +87,7 @@ def register(lang: str) -> ResponseReturnValue:
             user = services.create_user(
                 form.email.data or "", form.password.data or "", form.display_name.data or ""
             )
-        except services.AccountError:
+        except services.EmailTaken:
             form.email.errors.append(_("An account with this e-mail already exists."))
         else:
             _sign_in(user, remember=False)
@@ -136,7 +136,7 @@ def password(lang: str) -> ResponseReturnValue:
             services.change_password(
                 current_user, form.current.data or "", form.password.data or ""
             )
-        except services.AccountError:
+        except services.WrongPassword:
             form.current.errors.append(_("This is not your current password."))
         else:
             db.session.commit()
@@ -168,7 +168,7 @@ def delete(lang: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             services.delete_account(current_user, form.password.data or "")
-        except services.AccountError:
+        except services.WrongPassword:
             form.password.errors.append(_("This is not your password."))
         else:
             db.session.commit()
