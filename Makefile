@@ -24,9 +24,12 @@ run: sysdeps-run $(VENV)/.installed translations instance/secret_key
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
 	exec $(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
+# pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
 test: sysdeps-test $(VENV)/.installed translations lint
-	@# pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
 	$(BIN)/python -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
+	scripts/test-postgres.sh $(BIN)/python -m pytest -m db -p no:cacheprovider; \
+	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no database test: failing"; exit $$rc
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check app tests wsgi.py bench
@@ -61,6 +64,9 @@ sysdeps-run:
 
 sysdeps-test: sysdeps-run
 	$(call install_missing,$(TEST_DEPS))
+	@# The PostgreSQL server's binaries are not on PATH in Debian: look for initdb where they live.
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "Installing Debian packages: postgresql"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
 
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)

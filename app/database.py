@@ -7,10 +7,12 @@ for each other instead of failing with "database is locked".
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
 
@@ -46,6 +48,31 @@ def write_transaction() -> None:
     A read transaction already open in this request (loading the user, say) is finished first:
     SQLite cannot turn a reader into a writer safely once another writer has committed.
     """
-    if db.session.in_transaction():
+    if db.session().in_transaction():
         db.session.commit()
     db.session.connection(execution_options={"immediate": True})
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no time zone and returns naive values; PostgreSQL returns aware ones.
+    This type makes both hand back the same aware UTC datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Store aware values converted to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Read values back as aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

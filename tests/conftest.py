@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from sqlalchemy import create_engine
 
 from app import create_app
 
@@ -17,13 +19,30 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
 
 
+def database_url(tmp_path: Path) -> str:
+    """SQLite in tmp_path, or the PostgreSQL that ACADEMY_DATABASE_URL names, emptied first.
+
+    `make test` runs the database tests a second time with ACADEMY_DATABASE_URL pointing at a
+    throwaway PostgreSQL cluster (scripts/test-postgres.sh).
+    """
+    url = os.environ.get("ACADEMY_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    return url
+
+
 def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: object) -> Flask:
-    """An app for tests: its own SQLite file (migrated to head) and media folder under tmp_path."""
+    """An app for tests: its own database (migrated to head) and media folder under tmp_path."""
     app = create_app(
         {
             "TESTING": True,
             "CONTENT_DIR": str(content_dir),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+            "DATABASE_URL": database_url(tmp_path),
             "MEDIA_DIR": str(tmp_path / "media"),
             **extra,
         }

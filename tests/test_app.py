@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
 from app import create_app
+from app.extensions import db
 from tests.conftest import CONTENT, make_app
 
 
@@ -33,22 +34,23 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
 
 
-def test_migrations_upgrade_and_downgrade_a_real_sqlite_file(tmp_path: Path) -> None:
+@pytest.mark.db
+def test_migrations_upgrade_and_downgrade_a_real_database(tmp_path: Path) -> None:
     app = make_app(tmp_path, CONTENT, migrate=False)
     runner = app.test_cli_runner()
-    database = tmp_path / "test.sqlite3"
 
     def tables() -> set[str]:
-        with sqlite3.connect(database) as connection:
-            rows = connection.execute("select name from sqlite_master where type='table'")
-            return {name for (name,) in rows}
+        with app.app_context():
+            names = set(inspect(db.engine).get_table_names())
+            db.engine.dispose()
+            return names
 
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert {"users", "alembic_version"} <= tables()
+    assert {"users", "statements", "module_progress", "alembic_version"} <= tables()
     result = runner.invoke(args=["db", "downgrade", "base"])
     assert result.exit_code == 0, result.output
-    assert "users" not in tables()
+    assert tables() <= {"alembic_version"}
 
 
 def test_an_empty_content_folder_serves_an_honest_catalogue(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ SECTIONS = [s.id for s in FIRST.versions["en"].sections]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app on a loopback port, in a thread."""
-    app = make_app(tmp_path_factory.mktemp("browser"), CONTENT)
+    app = make_app(tmp_path_factory.mktemp("browser"), CONTENT, READ_SECONDS=1)
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -132,3 +132,33 @@ def test_portrait_phone_gets_a_dismissible_hint_and_still_works(browser, server:
     assert page.locator(f"details#{SECTIONS[0]} .section-body").is_visible()
     assert no_horizontal_overflow(page)
     context.close()
+
+
+def test_a_guest_reads_two_sections_registers_and_continues(browser, server: str) -> None:
+    hosts: list[str] = []
+    context, page = open_page(browser, 1280, 720, hosts)
+    module_url = f"{server}/en/omnichannel/{FIRST.id}/"
+    page.goto(module_url)
+    for section in SECTIONS[:2]:
+        with page.expect_response(lambda r: r.url.endswith("/progress") and r.ok):
+            page.locator(f"details#{section} > summary").click()
+            page.locator(f"details#{section} .section-body").scroll_into_view_if_needed()
+        page.locator(f"details#{section} > summary").click()  # close it again
+    assert page.locator(f'[data-outline-section="{SECTIONS[1]}"].read').count() == 1
+
+    page.locator(".account-nav a", has_text="Register").click()
+    page.fill("#display_name", "Grace")
+    page.fill("#email", "grace@example.org")
+    page.fill("#password", "a long enough secret")
+    page.fill("#confirm", "a long enough secret")
+    page.locator("button[type=submit]", has_text="Create account").click()
+    page.wait_for_url(module_url)  # back where the learner was
+    page.goto(f"{server}/en/me/")
+    row = page.locator(f'tr[data-module="{FIRST.id}"] [data-sections-read]')
+    total = len(FIRST.versions["en"].reading_sections)
+    assert row.inner_text().strip() == f"2 / {total}"
+    page.locator("[data-continue]").first.click()
+    page.wait_for_url(f"**/{FIRST.id}/#{SECTIONS[1]}")
+    assert page.locator(f"details#{SECTIONS[1]}").get_attribute("open") is not None
+    context.close()
+    assert set(hosts) == {"127.0.0.1"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.database import UTCDateTime
 from app.extensions import db
 
 ROLES = ("learner", "trainer", "admin")
@@ -28,7 +29,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     display_name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default="learner")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # EQF level (3, 4 or 5) the learner studies at; None means no preference.
     eqf_level: Mapped[int | None] = mapped_column(default=None)
     # Changes when the password changes, so "remember me" cookies of the old password stop working.

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Float, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.accounts.models import utcnow
+from app.database import UTCDateTime
 from app.extensions import db
 
 
@@ -32,7 +33,7 @@ class Statement(db.Model):  # type: ignore[name-defined]
     section_id: Mapped[str | None] = mapped_column(String(100))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ModuleProgress(db.Model):  # type: ignore[name-defined]
@@ -50,12 +51,12 @@ class ModuleProgress(db.Model):  # type: ignore[name-defined]
     audio_listened: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     best_score: Mapped[float | None] = mapped_column(Float)
     quiz_passed: Mapped[bool] = mapped_column(default=False)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_section: Mapped[str | None] = mapped_column(String(100))
     last_audio_section: Mapped[str | None] = mapped_column(String(100))
     last_audio_position: Mapped[float | None] = mapped_column(Float)
     last_language: Mapped[str | None] = mapped_column(String(8))
-    last_activity: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_activity: Mapped[datetime | None] = mapped_column(UTCDateTime)
     statements: Mapped[int] = mapped_column(default=0)
 
 
@@ -68,4 +69,4 @@ class CourseCompletion(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     learner: Mapped[str] = mapped_column(String(80), index=True)
     course_id: Mapped[str] = mapped_column(String(100))
-    completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

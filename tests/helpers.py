@@ -1,0 +1,50 @@
+"""Small helpers shared by tests: CSRF tokens from real pages, sign-up and sign-in."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+PASSWORD = "correct horse battery"
+
+
+def csrf_from(client: FlaskClient, url: str) -> str:
+    """The CSRF token a real page gives this client."""
+    html = client.get(url).data.decode()
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def register(
+    client: FlaskClient, email: str, name: str = "Ada", password: str = PASSWORD, lang: str = "en"
+):
+    """Create an account through the real form; the client is signed in afterwards."""
+    token = csrf_from(client, f"/{lang}/register")
+    return client.post(
+        f"/{lang}/register",
+        data={
+            "csrf_token": token,
+            "display_name": name,
+            "email": email,
+            "password": password,
+            "confirm": password,
+        },
+    )
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD, remember: bool = False):
+    """Sign in through the real form."""
+    token = csrf_from(client, "/en/login")
+    data = {"csrf_token": token, "email": email, "password": password}
+    if remember:
+        data["remember"] = "y"
+    return client.post("/en/login", data=data)
+
+
+def beacon(client: FlaskClient, url: str, payload: dict, token: str | None = None):
+    """Post a progress beacon as the page's script does (JSON + X-CSRFToken)."""
+    return client.post(
+        url, json=payload, headers={"X-CSRFToken": token or csrf_from(client, "/en/")}
+    )

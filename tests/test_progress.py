@@ -1,0 +1,323 @@
+"""Progress: statements, summaries, completion, guests becoming learners, privacy."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from app.content.views import catalogue
+from app.extensions import db
+from app.progress import services
+from app.progress.models import CourseCompletion, ModuleProgress, Statement
+from app.progress.rules import Event, ModuleShape, Summary, apply, is_complete, replay
+from tests.conftest import CONTENT, make_app
+from tests.helpers import beacon, csrf_from, login, register
+
+pytestmark = pytest.mark.db
+
+URL = "/en/omnichannel/omnichannel-basics/progress"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def event(verb: str, section: str | None = None, minutes: int = 0, **result: float) -> Event:
+    return Event(verb, section, result or None, {"language": "it"}, T0 + timedelta(minutes=minutes))
+
+
+# --- the pure rules -------------------------------------------------------------------------
+
+
+def test_rules_read_sections_once_and_remember_the_last() -> None:
+    summary = replay(
+        [event("experienced", "a"), event("experienced", "b", 1), event("experienced", "a", 2)]
+    )
+    assert summary.sections_read == ["a", "b"]
+    assert summary.last_section == "a" and summary.statements == 3
+    assert summary.last_activity == T0 + timedelta(minutes=2)
+
+
+def test_rules_listening_to_90_percent_of_a_section_reads_it() -> None:
+    summary = Summary()
+    apply(summary, event("progressed", "a", listened=50, position=50, duration=100))
+    assert summary.sections_read == []
+    apply(summary, event("progressed", "a", listened=39, position=89, duration=100))
+    assert summary.sections_read == []
+    apply(summary, event("progressed", "a", listened=1, position=90, duration=100))
+    assert summary.sections_read == ["a"]
+    assert summary.last_audio_section == "a" and summary.last_audio_position == 90
+
+
+def test_rules_completion_needs_every_section_and_a_passed_quiz() -> None:
+    shape = ModuleShape(sections=("a", "b"), has_quiz=True)
+    summary = replay([event("experienced", "a"), event("experienced", "b")])
+    assert not is_complete(summary, shape)
+    apply(summary, event("failed", score=0.4))
+    assert not is_complete(summary, shape) and summary.best_score == 0.4
+    apply(summary, event("passed", score=0.9))
+    apply(summary, event("failed", score=0.2))
+    assert is_complete(summary, shape) and summary.best_score == 0.9
+    assert is_complete(replay([event("experienced", "a")]), ModuleShape(("a",), has_quiz=False))
+
+
+# --- through the app --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return make_app(tmp_path, CONTENT)
+
+
+def test_a_guest_reads_a_section_and_the_pages_show_it(app: Flask) -> None:
+    client = app.test_client()
+    response = beacon(client, URL, {"verb": "section-read", "section": "ocx"})
+    assert response.status_code == 200
+    assert response.json == {"read": ["ocx"], "total": 5, "completed": False}
+    course_page = client.get("/en/omnichannel/").data.decode()
+    assert "1 of 5 sections read" in course_page
+    assert 'href="/en/omnichannel/omnichannel-basics/#ocx"' in course_page  # continue here
+    module_page = client.get("/it/omnichannel/omnichannel-basics/").data.decode()
+    assert 'data-outline-section="ocx"' in module_page and 'class="read"' in module_page
+    assert "1 / 5" in module_page
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"verb": "section-read", "section": "no-such-section"},
+        {"verb": "section-read"},
+        {"verb": "flew", "section": "ocx"},
+        {
+            "verb": "audio-progressed",
+            "section": "ocx",
+            "position": -1,
+            "listened": 1,
+            "duration": 9,
+        },
+        {
+            "verb": "audio-progressed",
+            "section": "ocx",
+            "position": 5,
+            "listened": 1e9,
+            "duration": 9,
+        },
+        {
+            "verb": "audio-progressed",
+            "section": "ocx",
+            "position": 50,
+            "listened": 1,
+            "duration": 9,
+        },
+        {
+            "verb": "audio-progressed",
+            "section": "ocx",
+            "position": "x",
+            "listened": 1,
+            "duration": 9,
+        },
+        ["not", "an", "object"],
+    ],
+)
+def test_the_beacon_refuses_what_does_not_fit_and_stores_nothing(app: Flask, payload) -> None:
+    client = app.test_client()
+    assert beacon(client, URL, payload).status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Statement.id))) == 0
+
+
+def test_the_beacon_needs_the_csrf_token(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/en/")
+    response = client.post(URL, json={"verb": "section-read", "section": "ocx"})
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Statement.id))) == 0
+
+
+def test_the_beacon_for_an_unknown_module_is_a_404(app: Flask) -> None:
+    client = app.test_client()
+    assert (
+        beacon(
+            client, "/en/omnichannel/nope/progress", {"verb": "section-read", "section": "x"}
+        ).status_code
+        == 404
+    )
+
+
+def test_audio_position_is_kept_for_resuming_on_any_device(app: Flask) -> None:
+    phone = app.test_client()
+    register(phone, "ada@example.org")
+    payload = {
+        "verb": "audio-progressed",
+        "section": "ocx",
+        "position": 42.5,
+        "listened": 10,
+        "duration": 120,
+    }
+    assert beacon(phone, URL, payload).status_code == 200
+    laptop = app.test_client()
+    login(laptop, "ada@example.org")
+    with app.test_request_context():
+        course = catalogue().course("omnichannel")
+        status = services.module_statuses("u:1", course, "en")["omnichannel-basics"]
+    assert (status.last_audio_section, status.last_audio_position) == ("ocx", 42.5)
+    page = laptop.get("/it/omnichannel/").data.decode()
+    assert 'href="/it/omnichannel/omnichannel-basics/#ocx"' in page
+    with app.app_context():
+        (statement,) = db.session.scalars(select(Statement)).all()
+        assert statement.context == {"channel": "audio", "language": "en"}
+
+
+def complete_module(app: Flask, learner: str, module_id: str, *, passed: bool = True) -> None:
+    """Read every section and pass the quiz through the service, as the channels would."""
+    with app.test_request_context():
+        course = catalogue().course("omnichannel")
+        module, _ = course.module(module_id, "it")
+        for section in module.reading_sections:
+            services.record(
+                learner, course, module, "experienced", section_id=section.id, language="it"
+            )
+        if module.questions:
+            verb = "passed" if passed else "failed"
+            services.record(
+                learner,
+                course,
+                module,
+                verb,
+                result={"score": 0.9 if passed else 0.3},
+                language="it",
+            )
+        db.session.commit()
+
+
+def test_a_module_completes_when_read_and_passed_and_the_course_when_all_are(app: Flask) -> None:
+    complete_module(app, "u:7", "omnichannel-basics", passed=False)
+    with app.app_context():
+        row = db.session.scalar(select(ModuleProgress))
+        assert row.completed_at is None and row.best_score == 0.3
+    complete_module(app, "u:7", "omnichannel-basics")
+    with app.app_context():
+        row = db.session.scalar(select(ModuleProgress))
+        assert row.completed_at is not None and row.best_score == 0.9
+        verbs = db.session.scalars(
+            select(Statement.verb).where(Statement.verb == "completed")
+        ).all()
+        assert verbs == ["completed"]
+        assert db.session.scalar(select(CourseCompletion)) is None
+    for entry in load_entries()[1:]:
+        complete_module(app, "u:7", entry)
+    with app.app_context():
+        completion = db.session.scalar(select(CourseCompletion))
+        assert completion.learner == "u:7" and completion.course_id == "omnichannel"
+        course_statement = db.session.scalar(
+            select(Statement).where(Statement.verb == "completed", Statement.module_id.is_(None))
+        )
+        assert course_statement.object_id == "omnichannel"
+
+
+def load_entries() -> list[str]:
+    from app.content.loader import load_catalogue
+
+    return [e.id for e in load_catalogue(CONTENT).courses["omnichannel"].visible]
+
+
+def test_summary_always_equals_the_replayed_statements(app: Flask) -> None:
+    complete_module(app, "u:3", "omnichannel-basics")
+    with app.app_context():
+        row = db.session.scalar(select(ModuleProgress))
+        rebuilt = services.rebuild("u:3", "omnichannel", "omnichannel-basics")
+        assert rebuilt.sections_read == row.sections_read
+        assert rebuilt.completed_at == row.completed_at.replace(tzinfo=rebuilt.completed_at.tzinfo)
+        assert rebuilt.statements == row.statements
+        assert rebuilt.best_score == row.best_score and rebuilt.quiz_passed == row.quiz_passed
+
+
+def edit_first_module(content: Path, change) -> None:
+    for lang in ("it", "en"):
+        path = content / "omnichannel" / "01-omnichannel-basics" / f"{lang}.md"
+        path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def test_content_edits_never_lose_progress(tmp_path: Path, content_copy: Path) -> None:
+    app = make_app(tmp_path, content_copy)
+    complete_module(app, "u:1", "omnichannel-basics")
+    # A new section: the module stays completed, with its date.
+    edit_first_module(
+        content_copy,
+        lambda text: text.replace("\n## ", "\n## Extra {#extra}\n\nNew text.\n\n## ", 1),
+    )
+    with app.test_request_context():
+        course = catalogue().course("omnichannel")
+        status = services.module_statuses("u:1", course, "it")["omnichannel-basics"]
+    assert status.completed_at is not None and status.total == 6 and status.read_count == 5
+    # A removed section stops counting.
+    edit_first_module(content_copy, lambda text: re.sub(r"\n## [^\n]*\{#ocx\}", "\n### Ocx", text))
+    with app.test_request_context():
+        course = catalogue().course("omnichannel")
+        status = services.module_statuses("u:1", course, "it")["omnichannel-basics"]
+    assert "ocx" not in status.read and status.total == 5 and status.read_count == 4
+
+
+def test_guest_progress_moves_to_the_account_on_registration(app: Flask) -> None:
+    client = app.test_client()
+    beacon(client, URL, {"verb": "section-read", "section": "ocx"})
+    beacon(client, URL, {"verb": "section-read", "section": "basic-terms"})
+    register(client, "ada@example.org")
+    page = client.get("/en/me/").data.decode()
+    assert re.search(r'data-module="omnichannel-basics">.*?data-sections-read>2 / 5<', page, re.S)
+    with app.app_context():
+        assert set(db.session.scalars(select(Statement.learner))) == {"u:1"}
+        rows = db.session.scalars(select(ModuleProgress)).all()
+        assert [(r.learner, sorted(r.sections_read)) for r in rows] == [
+            ("u:1", ["basic-terms", "ocx"])
+        ]
+
+
+def test_guest_progress_joins_an_existing_account_on_login(app: Flask) -> None:
+    register(app.test_client(), "ada@example.org")
+    laptop = app.test_client()
+    login(laptop, "ada@example.org")
+    beacon(laptop, URL, {"verb": "section-read", "section": "ocx"})
+    phone = app.test_client()  # reads as a guest first, then signs in
+    beacon(phone, URL, {"verb": "section-read", "section": "service-chains"})
+    login(phone, "ada@example.org")
+    with app.app_context():
+        row = db.session.scalar(select(ModuleProgress))
+        assert sorted(row.sections_read) == ["ocx", "service-chains"] and row.learner == "u:1"
+        assert row.statements == 2
+
+
+def test_learners_see_only_their_own_progress(app: Flask) -> None:
+    ada, bob = app.test_client(), app.test_client()
+    register(ada, "ada@example.org")
+    register(bob, "bob@example.org")
+    beacon(ada, URL, {"verb": "section-read", "section": "ocx"})
+    bob_page = bob.get("/en/me/").data.decode()
+    assert re.search(
+        r'data-module="omnichannel-basics">.*?data-sections-read>0 / 5<', bob_page, re.S
+    )
+    assert "Continue where you left off" not in bob_page
+    assert "1 of 5" not in bob.get("/en/omnichannel/").data.decode()
+    # No route takes a learner id: another learner's data has no address at all.
+    rules = [rule.rule for rule in bob.application.url_map.iter_rules()]
+    assert not any("user" in r or "learner" in r for r in rules)
+
+
+def test_eqf_preference_highlights_modules_and_deepening(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_from(client, "/en/me/")
+    assert client.post("/en/me/eqf", data={"csrf_token": token, "level": "5"}).status_code == 302
+    course_page = client.get("/en/omnichannel/").data.decode()
+    matches = re.findall(r'class="module-card eqf-match" data-module="([^"]+)"', course_page)
+    assert "omnichannel-basics" not in matches and "crm-data-technology" in matches
+    assert 'data-eqf-level="5"' in client.get("/en/omnichannel/crm-data-technology/").data.decode()
+    assert client.post("/en/me/eqf", data={"csrf_token": token, "level": "9"}).status_code == 400
+    register(client, "ada@example.org")
+    token = csrf_from(client, "/en/me/")
+    client.post("/en/me/eqf", data={"csrf_token": token, "level": "3"})
+    assert "selected>EQF 3" in client.get("/en/me/").data.decode().replace(
+        '"3" selected', "selected"
+    )
