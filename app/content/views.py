@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, send_from_directory
+from flask_login import current_user
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
@@ -81,6 +82,12 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     course = course_or_404(lang, course_id)
     found = course.module(module_id, lang)
     if found is None:
+        broken = next((e for e in course.entries if e.id == module_id and not e.ok), None)
+        if broken is not None and current_user.is_authenticated and current_user.is_trainer:
+            # Trainers see why a module is hidden; learners get the ordinary 404.
+            return render_template(
+                "trainer/module_errors.html", course=course, entry=broken, lang=lang
+            ), 404
         abort(404)
     module, fallback = found
     before, after = course.neighbours(module_id)
