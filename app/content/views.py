@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, send_from_directory
-from flask_login import current_user
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from werkzeug.routing import BaseConverter
 
 from app.content.catalog import ContentCache
