@@ -10,9 +10,9 @@ export FLASK_APP := wsgi
 
 # System commands the project needs, and the Debian package that provides each (command:package).
 RUN_DEPS := python3:python3
-AUDIO_DEPS :=
-PDF_DEPS :=
-TEST_DEPS := chromium:chromium
+AUDIO_DEPS := espeak-ng:espeak-ng
+PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:fonts-dejavu-core pango-view:fonts-dejavu-extra
+TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools
 
 .PHONY: run test lint format bench check translations sysdeps-run sysdeps-test clean
 
@@ -22,6 +22,7 @@ run: sysdeps-run $(VENV)/.installed translations instance/secret_key
 	export ACADEMY_SECRET_KEY="$${ACADEMY_SECRET_KEY:-$$(cat instance/secret_key)}"; \
 	$(BIN)/flask db upgrade && \
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
+	{ $(BIN)/flask content build || echo "Some audio or PDF files failed (see above); serving anyway."; } && \
 	exec $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.

@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     # Models must be imported for Alembic's autogenerate to see their tables.
     from app.accounts import models as _accounts_models  # noqa: F401
     from app.progress import models as _progress_models  # noqa: F401
+    from app.quizzes import models as _quizzes_models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -56,13 +57,17 @@ def register_blueprints(app: Flask) -> None:
     from app.content.views import bp as content_bp
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
+    from app.quizzes.views import bp as quizzes_bp
+    from app.trainer.views import bp as trainer_bp
 
     app.url_map.converters["lang"] = LanguageConverter
     app.register_blueprint(content_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(progress_bp)
+    app.register_blueprint(trainer_bp)
     app.register_blueprint(audio_bp)
     app.register_blueprint(pdf_bp)
+    app.register_blueprint(quizzes_bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -78,6 +83,7 @@ def register_commands(app: Flask) -> None:
     from app.audio.cli import audio_cli
     from app.content.cli import content_cli
     from app.pdf.cli import pdf_cli
+    from app.quizzes import cli as _quizzes_cli  # noqa: F401  (adds `content export-gift`)
 
     app.cli.add_command(content_cli)
     app.cli.add_command(users_cli)

@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     # Built artefacts (audio, PDF), named by content hash; empty means instance/media.
     "MEDIA_DIR": "",
+    # The site's public address (https://academy.example.org); empty means the request's host.
+    # PDFs print it (quiz links, QR codes), so `flask pdf build` needs it to match what is served.
+    "BASE_URL": "",
     # Languages the interface speaks; the first is the fallback for unknown requests.
     "LANGUAGES": "it,en",
     # Debug mode: detailed errors and a throwaway secret key. Never in production.

@@ -51,6 +51,169 @@ def main() -> None:
         url = f"/it/{course.id}/{module_id}/"
         measure(f"GET {url} (cached content)", lambda: client.get(url), 200)
         measure("GET / (catalogue)", lambda: client.get("/"), 200)
+    bench_pdf()
+    bench_audio()
+    bench_quiz()
+
+
+def bench_audio() -> None:
+    """Audio: real-time factor of each engine that works here, and the whole-course build."""
+    from app.audio import mp3
+    from app.audio.build import build_audio
+    from app.audio.engines import KNOWN_ENGINES, EngineError, create_engines
+    from app.audio.narration import module_chapters
+
+    catalogue = load_catalogue(CONTENT)
+    course = next(c for c in catalogue.courses.values() if c.visible)
+    module = course.visible[0].versions[course.default_language]
+    sentences = [s.text for s in module_chapters(course, module)[1].sentences][:12]
+    for name in KNOWN_ENGINES:
+        engine = create_engines([name])[0]
+        try:
+            start = time.perf_counter()
+            pcm = [engine.synthesize(text, module.language) for text in sentences]
+            synthesis = time.perf_counter() - start
+        except EngineError as error:
+            print(f"audio engine {name:<10} unavailable here: {error.message}")
+            continue
+        audio = sum(p.seconds for p in pcm)
+        start = time.perf_counter()
+        for p in pcm:
+            mp3.encode(p)
+        encoding = time.perf_counter() - start
+        print(
+            f"audio engine {name:<10} {len(sentences)} sentences, {audio:6.1f} s of speech: "
+            f"real-time factor {synthesis / audio:.4f} synthesis + {encoding / audio:.4f} MP3 "
+            f"({audio / (synthesis + encoding):.0f}x faster than real time, one core)"
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # espeak-ng only: a bench must not depend on the network or Google's rate limits.
+        app = create_app(
+            {
+                "TESTING": True,
+                "CONTENT_DIR": str(CONTENT),
+                "MEDIA_DIR": tmp,
+                "TTS_ENGINES": "espeak-ng",
+            }
+        )
+        for label in ("first build", "second build"):
+            start = time.perf_counter()
+            report = build_audio(app, echo=lambda line: None, progress=lambda step: None)
+            seconds = time.perf_counter() - start
+            audio = sum(s.duration for s in report.sections)
+            print(
+                f"audio whole course, {label:<13} {seconds:7.1f} s wall: "
+                f"{len(report.built)} built, {len(report.reused)} reused, "
+                f"{len(report.failed)} failed, {report.modules_built} module file(s) built; "
+                f"{audio / 3600:.2f} h of speech"
+            )
+
+
+def bench_pdf(repeat: int = 3) -> None:
+    """PDF rendering: seconds per page for a module and the course, against bare WeasyPrint."""
+    import weasyprint
+
+    from app.content.views import catalogue as current_catalogue
+    from app.pdf.build import course_job, module_job
+    from app.pdf.render import render_pdf
+
+    def best_of(func: Callable[[], object], times: int) -> tuple[float, object]:
+        results = []
+        for _ in range(times):
+            start = time.perf_counter()
+            result = func()
+            results.append((time.perf_counter() - start, result))
+        return min(results, key=lambda r: r[0])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"TESTING": True, "CONTENT_DIR": str(CONTENT), "MEDIA_DIR": tmp})
+        with app.test_request_context("/it/"):
+            course = next(c for c in current_catalogue().courses.values() if c.visible)
+            entry = course.visible[0]
+            module = entry.versions[course.default_language]
+            job = module_job(course, entry.id, course.default_language, "http://localhost/")
+            assert job is not None
+            seconds, rendered = best_of(lambda: render_pdf(job.html, job.policy), repeat)
+            pages = rendered.pages  # type: ignore[attr-defined]
+            per_page = seconds / pages
+            print(
+                f"PDF module {entry.id:<37} {seconds:6.2f} s  {pages:3d} pages  "
+                f"{per_page:6.3f} s/page (best of {repeat})"
+            )
+
+            # The same module's HTML with no stylesheet, worksheet or cover: WeasyPrint's floor.
+            bare = (
+                f'<html lang="{module.language}"><head><title>{module.title}</title></head><body>'
+                f"<h1>{module.title}</h1>{module.intro_html}"
+                + "".join(f"<h2>{s.title}</h2>{s.html}" for s in module.sections)
+                + "</body></html>"
+            )
+
+            def bare_render() -> int:
+                return len(weasyprint.HTML(string=bare).render().pages)
+
+            bare_seconds, bare_pages = best_of(bare_render, repeat)
+            bare_per_page = bare_seconds / int(bare_pages)  # type: ignore[call-overload]
+            print(
+                f"PDF bare WeasyPrint, same module, no styles     {bare_seconds:6.2f} s  "
+                f"{bare_pages:3d} pages  {bare_per_page:6.3f} s/page"
+            )
+            print(
+                f"PDF module / bare: {seconds / bare_seconds:.2f}x the time, "
+                f"{per_page / bare_per_page:.2f}x per page"
+            )
+
+            cjob = course_job(course, course.default_language, "http://localhost/")
+            seconds, rendered = best_of(lambda: render_pdf(cjob.html, cjob.policy), 1)
+            pages = rendered.pages  # type: ignore[attr-defined]
+            print(
+                f"PDF course {course.id:<37} {seconds:6.2f} s  {pages:3d} pages  "
+                f"{seconds / pages:6.3f} s/page"
+            )
+
+
+def bench_quiz(repeat: int = 50) -> None:
+    """Grading an attempt, GIFT export, and the quiz page shown and submitted."""
+    import re
+
+    from app.extensions import db
+    from app.quizzes.gift_export import to_gift
+    from app.quizzes.grading import score
+
+    course = load_catalogue(CONTENT).courses["omnichannel"]
+    module = course.visible[0].versions["it"]
+    questions = [q for e in course.visible for q in e.versions["it"].questions]
+    measure(
+        f"grade an attempt at {len(module.questions)} questions",
+        lambda: score(module.questions, {}),
+        2000,
+    )
+    measure(
+        f"GIFT export of the course ({len(questions)} questions)",
+        lambda: to_gift(questions),
+        repeat,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(
+            {
+                "TESTING": True,
+                "CONTENT_DIR": str(CONTENT),
+                "DATABASE_URL": f"sqlite:///{tmp}/q.sqlite3",
+            }
+        )
+        with app.app_context():
+            db.create_all()
+        client = app.test_client()
+        url = f"/it/{course.id}/{module.id}/quiz"
+        measure(f"GET {url}", lambda: client.get(url), repeat)
+
+        def submit() -> None:
+            html = client.get(url).data.decode()
+            hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+            assert client.post(url, data=hidden).status_code == 303
+
+        measure("GET + POST the quiz (grade, store, record progress)", submit, repeat)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,28 @@ def test_errors_in_several_modules_are_all_reported(tmp_path: Path, content_copy
     assert result.exit_code == 1
     for path in broken:
         assert f"{path}:4: 'duration' is required" in result.output
+
+
+def test_content_build_makes_audio_and_pdfs_then_reuses_them(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    (root / "mini" / "01-one").mkdir(parents=True)
+    (root / "mini" / "course.yml").write_text(
+        "languages: [it]\ntitle: {it: Mini}\ndescription: {it: Un corso minimo.}\n",
+        encoding="utf-8",
+    )
+    (root / "mini" / "01-one" / "it.md").write_text(
+        "---\ntitle: Uno\neqf: 3\nduration: 5\ndescription: Breve.\nkeywords: [uno]\n"
+        "outcomes: [Spiegare uno]\n---\n\nIntroduzione breve.\n\n## Primo {#primo}\n\n"
+        "Una frase. Poi un'altra.\n",
+        encoding="utf-8",
+    )
+    app = make_app(tmp_path, root)
+    first = app.test_cli_runner().invoke(args=["content", "build", "--workers", "1"])
+    assert first.exit_code == 0, first.output
+    assert "Audio versions" in first.output and "PDF downloads" in first.output
+    media = tmp_path / "media"
+    assert list(media.rglob("*.mp3")) and list(media.rglob("*.pdf"))
+    files = sorted(p.name for p in media.rglob("*") if p.is_file())
+    second = app.test_cli_runner().invoke(args=["content", "build", "--workers", "1"])
+    assert second.exit_code == 0, second.output
+    assert sorted(p.name for p in media.rglob("*") if p.is_file()) == files

@@ -12,6 +12,7 @@ from app.accounts.models import ROLES, User
 from app.database import write_transaction
 from app.extensions import db
 from app.progress import services as progress
+from app.quizzes import services as quizzes
 
 # Checked against when the e-mail is unknown, so a wrong e-mail costs as much time as a
 # wrong password and does not reveal which addresses have accounts.
@@ -89,7 +90,9 @@ def adopt_guest(guest_key: str | None, user: User, courses: dict[str, Any]) -> i
     """Move what a guest did in this browser to their account. Returns statements moved."""
     if not guest_key:
         return 0
-    return progress.adopt_guest_progress(guest_key, user.learner_key, courses)
+    moved = progress.adopt_guest_progress(guest_key, user.learner_key, courses)
+    quizzes.move_guest_attempts(guest_key, user.learner_key)
+    return moved
 
 
 def export_data(user: User) -> dict[str, Any]:
@@ -105,6 +108,7 @@ def export_data(user: User) -> dict[str, Any]:
         },
         "progress": progress.export_summaries(learner),
         "statements": progress.export_statements(learner, user.display_name),
+        "quiz_attempts": quizzes.export_attempts(learner),
     }
 
 
@@ -116,5 +120,6 @@ def delete_account(user: User, password: str) -> None:
     if not check_password_hash(user.password_hash, password):
         raise WrongPassword("wrong password")
     progress.delete_learner_data(user.learner_key)
+    quizzes.delete_attempts(user.learner_key)
     db.session.delete(user)
     db.session.flush()

@@ -36,3 +36,22 @@ def check() -> None:
         f"OK: {len(courses)} course(s), {modules} module(s), {files} file(s), "
         f"{questions} question(s), no errors."
     )
+
+
+@content_cli.command("build")
+@click.option(
+    "--workers", type=int, default=None, help="Processes for audio (default: one per core)."
+)
+def build(workers: int | None) -> None:
+    """Build every missing artefact: the audio versions, then the PDFs; exit 1 if any failed."""
+    # Imported here: the content package must not depend on the channels that it feeds.
+    from app.audio.cli import run_build as build_audio
+    from app.pdf.build import build_pdfs
+
+    click.echo("Audio versions")
+    audio = build_audio(workers)
+    click.echo("PDF downloads")
+    pdfs = build_pdfs(current_app._get_current_object(), echo=click.echo)  # type: ignore[attr-defined]
+    if not (audio.ok and pdfs.ok):
+        click.echo("Some artefacts failed (see above); everything else was built.", err=True)
+        raise SystemExit(1)

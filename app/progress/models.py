@@ -6,6 +6,7 @@ Rows are keyed by a learner key ("u:<user id>" or "g:<guest token>") and by cont
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -60,8 +61,14 @@ class ModuleProgress(db.Model):  # type: ignore[name-defined]
     statements: Mapped[int] = mapped_column(default=0)
 
 
+def certificate_code() -> str:
+    """A verification code that cannot be guessed: 16 characters from a 32-letter alphabet."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+    return "".join(secrets.choice(alphabet) for _ in range(16))
+
+
 class CourseCompletion(db.Model):  # type: ignore[name-defined]
-    """When a learner completed every module of a course."""
+    """When a learner completed every module of a course; its code verifies the certificate."""
 
     __tablename__ = "course_completions"
     __table_args__ = (UniqueConstraint("learner", "course_id"),)
@@ -70,3 +77,4 @@ class CourseCompletion(db.Model):  # type: ignore[name-defined]
     learner: Mapped[str] = mapped_column(String(80), index=True)
     course_id: Mapped[str] = mapped_column(String(100))
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    code: Mapped[str] = mapped_column(String(16), unique=True, index=True, default=certificate_code)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import utcnow
+from app.accounts.models import User, utcnow
 from app.content.model import Course, Module
 from app.database import write_transaction
 from app.extensions import db
@@ -410,6 +410,24 @@ def resume_point(statuses: dict[str, ModuleStatus]) -> ModuleStatus | None:
     """The module the learner touched last, to continue where they left off."""
     touched = [s for s in statuses.values() if s.last_activity is not None]
     return max(touched, key=lambda s: s.last_activity) if touched else None  # type: ignore[arg-type, return-value]
+
+
+def course_completion(learner: str, course_id: str) -> CourseCompletion | None:
+    """The learner's completion record of a course, with its certificate code."""
+    return db.session.scalar(
+        select(CourseCompletion).where(
+            CourseCompletion.learner == learner, CourseCompletion.course_id == course_id
+        )
+    )
+
+
+def completion_by_code(code: str) -> tuple[CourseCompletion, str] | None:
+    """A completion and the learner's display name, from a certificate's verification code."""
+    completion = db.session.scalar(select(CourseCompletion).where(CourseCompletion.code == code))
+    if completion is None or not completion.learner.startswith("u:"):
+        return None
+    user = db.session.get(User, int(completion.learner[2:]))
+    return (completion, user.display_name) if user else None
 
 
 def course_completed_at(learner: str | None, course_id: str) -> datetime | None:

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
+from flask_babel import get_locale
+from flask_login import current_user, login_required
 
 from app.accounts.forms import EmptyForm
 from app.content.views import catalogue, course_or_404
 from app.extensions import db
 from app.i18n import languages
+from app.pdf.certificate import render_certificate
 from app.progress import services
 from app.progress.services import EQF_SESSION_KEY, ProgressError, current_learner
 
@@ -127,3 +139,48 @@ def set_eqf(lang: str) -> ResponseReturnValue:
     else:
         session[EQF_SESSION_KEY] = level
     return redirect(url_for("progress.dashboard", lang=lang))
+
+
+@bp.get("/<lang:lang>/me/certificates/<course_id>.pdf")
+@login_required
+def certificate(lang: str, course_id: str) -> ResponseReturnValue:
+    """The signed-in learner's certificate of completion; nobody else's is reachable."""
+    course = course_or_404(lang, course_id)
+    completion = services.course_completion(current_user.learner_key, course.id)
+    if completion is None:
+        abort(404)
+    pdf = render_certificate(
+        name=current_user.display_name,
+        course_title=course.text(course.title, lang),
+        eqf=str(course.eqf),
+        hours=round(course.total_duration(lang) / 60, 1),
+        completed_on=completion.completed_at.date(),
+        code=completion.code,
+        verify_url=url_for("progress.verify", code=completion.code, _external=True),
+        lang=lang,
+    )
+    filename = f"certificate-{course.id}-{lang}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@bp.get("/verify/<code>")
+def verify(code: str) -> ResponseReturnValue:
+    """Tell anyone whether a certificate code is genuine, and what it certifies."""
+    found = services.completion_by_code(code.strip().upper())
+    course = catalogue().course(found[0].course_id) if found else None
+    lang = str(get_locale())
+    return render_template(
+        "progress/verify.html",
+        completion=found[0] if found else None,
+        name=found[1] if found else None,
+        course=course,
+        code=code,
+        lang=lang,
+    ), (200 if found else 404)

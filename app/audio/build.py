@@ -1,0 +1,517 @@
+"""Build the audio of every course, language and module: only what is missing, on every core.
+
+`build_audio(app)` is the one entry point (`flask audio build`, and `flask content build`).
+It prepares every chapter's narration in this process (cheap), looks each chapter's artefact up
+by the hash of what would make it, and sends only the missing ones to a process pool. Each
+worker tries the configured engines in order for a chapter, sentence by sentence, and writes
+the chapter's MP3, its sentence timings (JSON) and its WebVTT captions. Then each module whose
+chapters all exist gets a whole-module MP3 with ID3 chapters, and a manifest that the views read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.audio import mp3
+from app.audio.engines import Engine, EngineError, Pcm, create_engines, engine_names, silence
+from app.audio.narration import Chapter, module_chapters
+from app.audio.store import Store, write_atomic
+from app.content.loader import load_catalogue
+from app.content.model import Course, Module
+
+PLATFORM = "Omnichannel Academy"  # the ID3 artist of every file
+# Bump when the way artefacts are made changes (encoding, timing, file format).
+ARTEFACT_VERSION = 1
+
+
+def chapter_key(engine: Engine, chapter: Chapter) -> str:
+    """The artefact key: a hash of engine, voice, language, prepared text, lexicon, encoding."""
+    payload = [
+        ARTEFACT_VERSION,
+        engine.name,
+        engine.voice(chapter.language),
+        chapter.language,
+        chapter.digest,  # prepared text, pauses and the lexicon entries it uses
+        mp3.BITRATE,
+        mp3.QUALITY,
+    ]
+    return hashlib.sha256(json.dumps(payload).encode("utf-8")).hexdigest()
+
+
+def module_key(chapter_keys: Sequence[str], tags: dict[str, Any]) -> str:
+    """A whole-module file's key: its chapters' keys and its tags."""
+    payload = [ARTEFACT_VERSION, list(chapter_keys), tags]
+    raw = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+# --- one chapter, in a worker ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One chapter to synthesise: everything a worker process needs, picklable."""
+
+    index: int
+    chapter: Chapter
+    engines: tuple[str, ...]
+    gtts_url: str
+    media_dir: str
+    title: str
+    album: str
+    track: str
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a worker made of a job."""
+
+    index: int
+    engine: str = ""
+    voice: str = ""
+    key: str = ""
+    duration: float = 0.0
+    failures: tuple[str, ...] = ()  # "engine: reason" for each engine that failed first
+    error: str = ""  # set when no engine could make the chapter
+    seconds: float = 0.0  # wall time spent on this chapter (for the real-time factor)
+
+
+# Per process: engines that failed for good in this build (no network, rate-limited), so the
+# next chapters go straight to the next engine instead of waiting on timeouts again.
+_DOWN: dict[str, str] = {}
+
+
+def synthesize_chapter(engine: Engine, chapter: Chapter) -> tuple[bytes, list[dict[str, Any]]]:
+    """Speak a chapter sentence by sentence; return its MP3 and each sentence's start and end."""
+    pcm: list[bytes] = []
+    sentences: list[dict[str, Any]] = []
+    samples = 0
+    rate = 0
+    for sentence in chapter.sentences:
+        spoken = engine.synthesize(sentence.text, chapter.language)
+        rate = spoken.rate
+        start = samples
+        samples += spoken.samples
+        pcm.append(spoken.data)
+        sentences.append(
+            {
+                "start": round(start / rate + mp3.ENCODER_DELAY, 3),
+                "end": round(samples / rate + mp3.ENCODER_DELAY, 3),
+                "display": sentence.display,
+                "text": sentence.text,
+            }
+        )
+        gap = silence(sentence.pause, rate)
+        pcm.append(gap)
+        samples += len(gap) // 2
+    return mp3.encode(Pcm(b"".join(pcm), rate or 22050)), sentences
+
+
+def vtt(sentences: Sequence[dict[str, Any]]) -> str:
+    """WebVTT captions: one cue per sentence, with the words the page shows."""
+
+    def stamp(seconds: float) -> str:
+        millis = int(round(seconds * 1000))
+        hours, rest = divmod(millis, 3_600_000)
+        minutes, rest = divmod(rest, 60_000)
+        return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+    lines = ["WEBVTT", ""]
+    for number, sentence in enumerate(sentences, 1):
+        text = sentence["display"].replace("&", "&amp;").replace("<", "&lt;")
+        text = text.replace("-->", "→")
+        lines += [str(number), f"{stamp(sentence['start'])} --> {stamp(sentence['end'])}", text, ""]
+    return "\n".join(lines)
+
+
+def write_tagged(path: Path, data: bytes, **tags: Any) -> None:
+    """Write MP3 bytes with ID3 tags, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".mp3")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        mp3.write_tags(Path(tmp), **tags)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_job(job: Job) -> JobResult:
+    """Make one chapter with the first engine that can; never raises."""
+    started = time.monotonic()
+    store = Store(job.media_dir)
+    failures: list[str] = []
+    try:
+        engines = create_engines(job.engines, gtts_url=job.gtts_url)
+    except ValueError as exc:
+        return JobResult(job.index, error=str(exc))
+    for engine in engines:
+        if engine.name in _DOWN:
+            failures.append(f"{engine.name}: {_DOWN[engine.name]}")
+            continue
+        key = chapter_key(engine, job.chapter)
+        try:
+            audio, sentences = synthesize_chapter(engine, job.chapter)
+        except EngineError as exc:
+            failures.append(str(exc))
+            if exc.down:
+                _DOWN[engine.name] = exc.message
+            continue
+        seconds = mp3.duration(audio)
+        write_tagged(
+            store.section_path(key, ".mp3"),
+            audio,
+            title=job.chapter.title,
+            album=job.album,
+            artist=PLATFORM,
+            language=job.chapter.language,
+            track=job.track,
+        )
+        write_atomic(store.section_path(key, ".vtt"), vtt(sentences).encode("utf-8"))
+        timings = {
+            "key": key,
+            "chapter": job.chapter.id,
+            "engine": engine.name,
+            "voice": engine.voice(job.chapter.language),
+            "language": job.chapter.language,
+            "duration": round(seconds, 3),
+            "sentences": sentences,
+        }
+        # Written last: its presence means the chapter's artefacts are complete.
+        write_atomic(
+            store.section_path(key, ".json"),
+            json.dumps(timings, ensure_ascii=False).encode("utf-8"),
+        )
+        return JobResult(
+            job.index,
+            engine=engine.name,
+            voice=engine.voice(job.chapter.language),
+            key=key,
+            duration=seconds,
+            failures=tuple(failures),
+            seconds=time.monotonic() - started,
+        )
+    return JobResult(
+        job.index,
+        failures=tuple(failures),
+        error="; ".join(failures),
+        seconds=time.monotonic() - started,
+    )
+
+
+# --- the whole build ------------------------------------------------------------------------
+
+
+@dataclass
+class SectionOutcome:
+    """What happened to one chapter in a build."""
+
+    course: str
+    language: str
+    module: str
+    section: str
+    status: str  # "built", "reused" or "failed"
+    engine: str = ""
+    reason: str = ""  # why it failed, or which engines failed before the one that made it
+    duration: float = 0.0
+
+    @property
+    def where(self) -> str:
+        """course/language/module › section."""
+        return f"{self.course}/{self.language}/{self.module} › {self.section}"
+
+
+@dataclass
+class BuildReport:
+    """The summary of a build: built, reused, failed (with reasons), engine per section."""
+
+    sections: list[SectionOutcome] = field(default_factory=list)
+    modules_built: int = 0
+    modules_reused: int = 0
+    modules_incomplete: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # configuration errors
+    seconds: float = 0.0
+
+    def _with(self, status: str) -> list[SectionOutcome]:
+        return [s for s in self.sections if s.status == status]
+
+    @property
+    def built(self) -> list[SectionOutcome]:
+        """Chapters synthesised in this build."""
+        return self._with("built")
+
+    @property
+    def reused(self) -> list[SectionOutcome]:
+        """Chapters whose artefacts already existed."""
+        return self._with("reused")
+
+    @property
+    def failed(self) -> list[SectionOutcome]:
+        """Chapters no engine could make."""
+        return self._with("failed")
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.failed and not self.errors
+
+    def engines(self) -> Counter[str]:
+        """How many chapters each engine made (built or reused)."""
+        return Counter(s.engine for s in self.sections if s.engine)
+
+    def summary(self) -> list[str]:
+        """Lines for the terminal: totals, engines, fallbacks and failures with reasons."""
+        engines = ", ".join(f"{n} by {name}" for name, n in sorted(self.engines().items()))
+        lines = [
+            f"Audio: {len(self.built)} section(s) built, {len(self.reused)} reused, "
+            f"{len(self.failed)} failed" + (f" ({engines})" if engines else "") + "; "
+            f"{self.modules_built} module file(s) built, {self.modules_reused} reused; "
+            f"{self.seconds:.1f} s."
+        ]
+        fallbacks = Counter(s.reason for s in self.built if s.reason)
+        for reason, count in fallbacks.most_common():
+            lines.append(f"  fallback for {count} section(s): {reason}")
+        for outcome in self.failed:
+            lines.append(f"  FAILED {outcome.where}: {outcome.reason}")
+        for where in self.modules_incomplete:
+            lines.append(f"  no whole-module file for {where}: some sections have no audio")
+        lines.extend(f"  ERROR {error}" for error in self.errors)
+        return lines
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a build, for a progress bar."""
+
+    done: int
+    total: int
+    outcome: SectionOutcome
+    eta: float  # seconds left, estimated
+
+    def line(self, width: int = 24) -> str:
+        """`[#####-----]  12/84  14% course/lang/module › section (engine) ETA 1m05s`."""
+        filled = int(width * self.done / self.total) if self.total else width
+        bar = "#" * filled + "-" * (width - filled)
+        minutes, seconds = divmod(int(self.eta + 0.5), 60)
+        what = self.outcome.engine or "FAILED"
+        return (
+            f"[{bar}] {self.done}/{self.total} {100 * self.done // max(self.total, 1):3d}% "
+            f"{self.outcome.where} ({what}) ETA {minutes}m{seconds:02d}s"
+        )
+
+
+@dataclass
+class _Planned:
+    course: Course
+    module: Module
+    chapters: tuple[Chapter, ...]
+    outcomes: list[SectionOutcome]
+    keys: list[str]
+
+
+def build_audio(
+    app: Flask,
+    *,
+    echo: Callable[[str], Any] = print,
+    progress: Callable[[Progress], Any] | None = None,
+    workers: int | None = None,
+) -> BuildReport:
+    """Build what is missing for every course and language; return the report.
+
+    :param app: the application (its CONTENT_DIR, MEDIA_DIR and TTS settings are used).
+    :param echo: where progress and summary lines go.
+    :param progress: called after each synthesised chapter (default: a progress line to echo).
+    :param workers: processes to use (default: one per core).
+    """
+    started = time.monotonic()
+    report = BuildReport()
+    names = engine_names(app.config.get("TTS_ENGINES", "espeak-ng"))
+    gtts_url = str(app.config.get("TTS_GTTS_URL") or "")
+    try:
+        engines = create_engines(names, gtts_url=gtts_url)
+    except ValueError as exc:
+        report.errors.append(str(exc))
+        return _finish(report, started, echo)
+    store = Store(app.config["MEDIA_DIR"])
+    catalogue = load_catalogue(Path(app.config["CONTENT_DIR"]))
+
+    planned: list[_Planned] = []
+    jobs: list[Job] = []
+    where_of: dict[int, tuple[_Planned, int]] = {}
+    for course in catalogue.courses.values():
+        for entry in course.visible:
+            for language in course.languages:
+                module = entry.versions.get(language)
+                if module is None:
+                    continue  # a missing translation: the page falls back, so does the audio
+                plan = _plan_module(course, module, engines, store)
+                planned.append(plan)
+                for i, chapter in enumerate(plan.chapters):
+                    if plan.keys[i]:
+                        continue
+                    job = Job(
+                        index=len(jobs),
+                        chapter=chapter,
+                        engines=names,
+                        gtts_url=gtts_url,
+                        media_dir=str(store.root.parent),
+                        title=chapter.title,
+                        album=course.text(course.title, module.language),
+                        track=f"{i + 1}/{len(plan.chapters)}",
+                    )
+                    jobs.append(job)
+                    where_of[job.index] = (plan, i)
+
+    reused = sum(1 for plan in planned for key in plan.keys if key)
+    echo(
+        f"Audio: {reused} section(s) up to date, {len(jobs)} to synthesise with {', '.join(names)}."
+    )
+    report_progress = progress or (lambda step: echo(step.line()))
+    _DOWN.clear()
+    done = 0
+    for result in _run(jobs, workers):
+        plan, i = where_of[result.index]
+        outcome = plan.outcomes[i]
+        if result.error:
+            outcome.status, outcome.reason = "failed", result.error
+        else:
+            outcome.status, outcome.engine, outcome.duration = (
+                "built",
+                result.engine,
+                result.duration,
+            )
+            outcome.reason = "; ".join(result.failures)
+            plan.keys[i] = result.key
+        done += 1
+        elapsed = time.monotonic() - started
+        eta = elapsed / done * (len(jobs) - done)
+        report_progress(Progress(done, len(jobs), outcome, eta))
+
+    for plan in planned:
+        report.sections.extend(plan.outcomes)
+        _finish_module(plan, store, report)
+    return _finish(report, started, echo)
+
+
+def _finish(report: BuildReport, started: float, echo: Callable[[str], Any]) -> BuildReport:
+    report.seconds = time.monotonic() - started
+    for line in report.summary():
+        echo(line)
+    return report
+
+
+def _plan_module(course: Course, module: Module, engines: list[Engine], store: Store) -> _Planned:
+    """Prepare a module's chapters and find those already built (by any configured engine)."""
+    chapters = module_chapters(course, module)
+    outcomes: list[SectionOutcome] = []
+    keys: list[str] = []
+    for chapter in chapters:
+        outcome = SectionOutcome(course.id, module.language, module.id, chapter.id, "pending")
+        key = ""
+        # An artefact from any configured engine is reused, first engine first: a build
+        # without the network keeps what an earlier build made with it, and the reverse.
+        for engine in engines:
+            candidate = chapter_key(engine, chapter)
+            if store.has_section(candidate):
+                key = candidate
+                timings = store.read_timings(candidate)
+                outcome.status, outcome.engine = "reused", engine.name
+                outcome.duration = float(timings.get("duration", 0.0))
+                break
+        outcomes.append(outcome)
+        keys.append(key)
+    return _Planned(course, module, chapters, outcomes, keys)
+
+
+def _run(jobs: list[Job], workers: int | None):  # type: ignore[no-untyped-def]
+    """Yield job results as they finish: in this process for one job, else in a pool."""
+    count = min(workers or os.cpu_count() or 1, len(jobs))
+    if count <= 1:
+        for job in jobs:
+            yield run_job(job)
+        return
+    # forkserver: workers start from a clean process, not a fork of a threaded server.
+    with ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver")) as pool:
+        futures = [pool.submit(run_job, job) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
+    """Write the whole-module MP3 (when every chapter exists) and the module's manifest."""
+    course, module = plan.course, plan.module
+    album = course.text(course.title, module.language)
+    chapters_meta: list[dict[str, Any]] = []
+    for chapter, outcome, key in zip(plan.chapters, plan.outcomes, plan.keys, strict=True):
+        chapters_meta.append(
+            {
+                "id": chapter.id,
+                "title": chapter.title,
+                "digest": chapter.digest,
+                "key": key,
+                "engine": outcome.engine,
+                "duration": round(outcome.duration, 3),
+                "error": outcome.reason if outcome.status == "failed" else "",
+            }
+        )
+    whole: dict[str, Any] | None = None
+    if all(plan.keys):
+        tags = {"title": module.title, "album": album, "artist": PLATFORM}
+        marks = [(c.id, c.title) for c in plan.chapters]
+        key = module_key(plan.keys, {**tags, "chapters": marks})
+        path = store.module_path(key)
+        if path.is_file():
+            report.modules_reused += 1
+            previous = store.read_manifest(course.id, module.language, module.id).get("whole")
+            if isinstance(previous, dict) and previous.get("key") == key:
+                seconds = float(previous.get("duration") or 0.0)
+            else:
+                seconds = mp3.duration(path.read_bytes())
+        else:
+            parts = [store.section_path(k, ".mp3").read_bytes() for k in plan.keys]
+            chapters: list[mp3.ChapterMark] = []
+            position = 0.0
+            for (chapter_id, title), part in zip(marks, parts, strict=True):
+                length = mp3.duration(part)
+                chapters.append(mp3.ChapterMark(chapter_id, title, position, position + length))
+                position += length
+            write_tagged(
+                path,
+                mp3.join(parts),
+                language=module.language,
+                chapters=chapters,
+                **tags,
+            )
+            seconds = position
+            report.modules_built += 1
+        whole = {"key": key, "duration": round(seconds, 3)}
+    else:
+        report.modules_incomplete.append(f"{course.id}/{module.language}/{module.id}")
+    store.write_manifest(
+        course.id,
+        module.language,
+        module.id,
+        {
+            "course": course.id,
+            "language": module.language,
+            "module": module.id,
+            "title": module.title,
+            "chapters": chapters_meta,
+            "whole": whole,
+        },
+    )

@@ -1,0 +1,85 @@
+"""Where audio artefacts live under MEDIA_DIR, and the per-module manifests that index them.
+
+Layout (all names made by us, never from a URL):
+
+    audio/sections/<k[:2]>/<k>.mp3 | .json | .vtt   one chapter, k = hash of what made it
+    audio/modules/<k[:2]>/<k>.mp3                     a whole module with ID3 chapters
+    audio/index/<course>/<language>/<module>.json     manifest: chapter id -> artefact key
+
+Views look a chapter up by ids in the catalogue, then its key in the manifest, and only then
+build a path from that key (checked to be a hex digest).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class Store:
+    """The audio folder under MEDIA_DIR."""
+
+    def __init__(self, media_dir: Path | str) -> None:
+        self.root = Path(media_dir) / "audio"
+
+    def section_path(self, key: str, suffix: str) -> Path:
+        """Path of a chapter artefact (`.mp3`, `.json` timings, `.vtt` captions)."""
+        if not _KEY.match(key) or suffix not in (".mp3", ".json", ".vtt"):
+            raise ValueError(f"not an artefact key: {key!r}{suffix}")
+        return self.root / "sections" / key[:2] / f"{key}{suffix}"
+
+    def module_path(self, key: str) -> Path:
+        """Path of a whole-module MP3."""
+        if not _KEY.match(key):
+            raise ValueError(f"not an artefact key: {key!r}")
+        return self.root / "modules" / key[:2] / f"{key}.mp3"
+
+    def has_section(self, key: str) -> bool:
+        """Whether a chapter's three files are all there (timings are written last)."""
+        return all(self.section_path(key, s).is_file() for s in (".mp3", ".vtt", ".json"))
+
+    def manifest_path(self, course_id: str, language: str, module_id: str) -> Path:
+        """Path of a module's manifest; ids come from the catalogue and are checked anyway."""
+        for part in (course_id, language, module_id):
+            if not _ID.match(part):
+                raise ValueError(f"not an id: {part!r}")
+        return self.root / "index" / course_id / language / f"{module_id}.json"
+
+    def read_manifest(self, course_id: str, language: str, module_id: str) -> dict[str, Any]:
+        """A module's manifest, or an empty one when the module has no audio yet."""
+        try:
+            path = self.manifest_path(course_id, language, module_id)
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def write_manifest(
+        self, course_id: str, language: str, module_id: str, data: dict[str, Any]
+    ) -> None:
+        """Replace a module's manifest atomically."""
+        path = self.manifest_path(course_id, language, module_id)
+        write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+
+    def read_timings(self, key: str) -> dict[str, Any]:
+        """A chapter's sentence timings (written by the build)."""
+        return json.loads(self.section_path(key, ".json").read_text(encoding="utf-8"))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that readers see either the old or the whole new content."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""Downloadable PDFs: modules, the whole course, quiz worksheets and certificates."""

@@ -1,0 +1,136 @@
+"""Module and course PDFs: served from built artefacts, rendered once on demand if missing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, send_file, url_for
+from flask.typing import ResponseReturnValue
+
+from app.content.model import Course, Module
+from app.content.views import catalogue
+from app.extensions import db
+from app.i18n import languages
+from app.pdf.build import (
+    PRINT_CSS,
+    PdfJob,
+    course_job,
+    ensure_artefact,
+    latest_artefact,
+    module_job,
+    site_base_url,
+)
+from app.progress import services as progress
+from app.progress.services import current_learner
+
+bp = Blueprint("pdf", __name__)
+
+
+def _course_or_404(lang: str, course_id: str) -> Course:
+    """A visible course looked up by id in the catalogue (never a path from the URL)."""
+    if lang not in languages():
+        abort(404)
+    course = catalogue().course(course_id)
+    if course is None or not course.visible:
+        abort(404)
+    return course
+
+
+def _job(key: tuple[Any, ...], make: Callable[[], PdfJob | None]) -> PdfJob | None:
+    """A PdfJob, kept until the catalogue reloads, so a download does not re-render its HTML."""
+    memo = current_app.extensions.setdefault("academy.pdf", {"catalogue": None, "jobs": {}})
+    current = catalogue()
+    if memo["catalogue"] is not current:
+        memo["catalogue"], memo["jobs"] = current, {}
+    static = Path(current_app.static_folder or "static")
+    # The stylesheet is part of the artefact hash: an edit to it must be seen without restart.
+    full_key = (*key, site_base_url(), (static / PRINT_CSS).stat().st_mtime_ns)
+    if full_key not in memo["jobs"]:
+        memo["jobs"][full_key] = make()
+    return memo["jobs"][full_key]
+
+
+def _send(job: PdfJob) -> ResponseReturnValue:
+    """The PDF artefact as a download, with its content hash as ETag."""
+    artefact = ensure_artefact(job)
+    return send_file(
+        artefact.path,
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=job.download_name,
+        etag=job.key,
+        conditional=True,
+        max_age=0,  # same URL, new content after an edit: revalidate with the ETag each time
+    )
+
+
+@bp.get("/<lang:lang>/<course_id>/<module_id>.pdf")
+def module_pdf(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """One module as a PDF: the module, its quiz worksheet and the answer key."""
+    course = _course_or_404(lang, course_id)
+    job = _job(
+        ("module", course.id, module_id, lang),
+        lambda: module_job(course, module_id, lang, site_base_url()),
+    )
+    if job is None:
+        abort(404)
+    response = _send(job)
+    _record_download(response, course, job.module_id, lang)
+    return response
+
+
+@bp.get("/<lang:lang>/<course_id>.pdf")
+def course_pdf(lang: str, course_id: str) -> ResponseReturnValue:
+    """The whole course as one PDF, with a table of contents and one answer key."""
+    course = _course_or_404(lang, course_id)
+    job = _job(("course", course.id, None, lang), lambda: course_job(course, lang, site_base_url()))
+    if job is None:  # pragma: no cover - a visible course always has a job
+        abort(404)
+    response = _send(job)
+    _record_download(response, course, None, lang)
+    return response
+
+
+def _record_download(
+    response: ResponseReturnValue, course: Course, module_id: str | None, lang: str
+) -> None:
+    """A full download (not a 304 revalidation or a viewer's range request) is progress."""
+    if getattr(response, "status_code", None) != 200:
+        return
+    learner = current_learner(create=True)
+    assert learner is not None
+    if module_id is None:
+        progress.record_course_event(learner, course, "downloaded", language=lang, channel="pdf")
+    else:
+        found = course.module(module_id, lang)
+        if found is None:
+            return
+        progress.record(learner, course, found[0], "downloaded", language=lang, channel="pdf")
+    db.session.commit()
+
+
+@bp.app_context_processor
+def _panel_helpers() -> dict[str, object]:
+    """`pdf_downloads(course, module, lang)` for the module page's side panel."""
+    return {"pdf_downloads": pdf_downloads}
+
+
+def pdf_downloads(course: Course, module: Module, lang: str) -> list[dict[str, object]]:
+    """The module and course PDF links, with size and page count when a build is known."""
+    links = []
+    for module_id, url in (
+        (module.id, url_for("pdf.module_pdf", lang=lang, course_id=course.id, module_id=module.id)),
+        (None, url_for("pdf.course_pdf", lang=lang, course_id=course.id)),
+    ):
+        artefact = latest_artefact(course.id, module_id, lang)
+        links.append(
+            {
+                "kind": "module" if module_id else "course",
+                "url": url,
+                "size": artefact.size if artefact else None,
+                "pages": artefact.pages if artefact else None,
+            }
+        )
+    return links

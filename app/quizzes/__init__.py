@@ -1,0 +1,1 @@
+"""Self-assessment quizzes: grading, attempts, the quiz page and GIFT export."""

@@ -1,0 +1,147 @@
+"""The audio player in headless Chromium: play, read-along moves, click a sentence, speed, keys."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.audio.build import build_audio
+from tests.test_audio import audio_app
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The small course with its audio built, served on a loopback port."""
+    app = audio_app(tmp_path_factory.mktemp("audio-browser"), TTS_ENGINES="espeak-ng")
+    report = build_audio(app, echo=lambda line: None, workers=1)
+    assert report.ok
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium; audio plays without a sound card (a fake output)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def current_sentence(page) -> int:
+    return page.evaluate(
+        "(() => { const s = document.querySelector('.audio-sentence.is-current');"
+        " return s ? Number(s.dataset.index) : -1; })()"
+    )
+
+
+def test_play_highlights_the_spoken_sentence_and_moves_on(browser, server: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    hosts: list[str] = []
+    page.on("request", lambda request: hosts.append(urlparse(request.url).hostname or ""))
+    page.goto(f"{server}/en/mini/first/")
+    player = page.locator("[data-audio-player]")
+    assert player.locator("audio").count() == 1
+    page.wait_for_function(
+        "() => document.querySelector('[data-audio-player]').classList.contains('is-ready')"
+    )
+
+    # Start the "Channels" section: its read-along appears and the first sentence lights up.
+    player.locator('li[data-chapter="channels"] button').click()
+    page.wait_for_function("() => document.querySelectorAll('.audio-sentence').length > 5")
+    assert player.locator(".audio-sentence").first.inner_text() == "Channels"
+    page.wait_for_function("() => document.querySelector('.audio-sentence.is-current') !== null")
+    first = current_sentence(page)
+    # The highlight follows the voice to a later sentence.
+    page.wait_for_function(
+        "() => Number(document.querySelector('.audio-sentence.is-current')?.dataset.index)"
+        f" > {first}",
+        timeout=15000,
+    )
+    assert player.locator("[data-audio-play]").get_attribute("aria-pressed") == "true"
+    # The same sentence is highlighted in the module's text, and its section opened.
+    assert page.locator("details#channels").get_attribute("open") is not None
+    page.wait_for_function("() => CSS.highlights.has('audio-reading')")
+    spoken = page.evaluate(
+        "() => { const h = CSS.highlights.get('audio-reading');"
+        " const r = h && [...h][0]; return r ? [r.toString(),"
+        " r.startContainer.parentElement.closest('details')?.id] : null; }"
+    )
+    current = player.locator(".audio-sentence.is-current").inner_text()
+    assert spoken is not None and spoken[1] == "channels"
+    assert " ".join(spoken[0].split()) in (
+        current,
+        player.locator(".audio-sentence").nth(current_sentence(page) - 1).inner_text(),
+    )
+
+    # Clicking a sentence plays from its start.
+    target = player.locator('.audio-sentence[data-index="5"]')
+    target.click()
+    page.wait_for_function(
+        "() => Number(document.querySelector('.audio-sentence.is-current')?.dataset.index) >= 5"
+    )
+    assert current_sentence(page) in (5, 6)
+
+    # Keyboard: K pauses; speed changes with > and is shown in the selector.
+    page.locator("body").press("k")
+    page.wait_for_function("() => document.querySelector('[data-audio-player] audio').paused")
+    page.locator("body").press(">")
+    assert page.evaluate("document.querySelector('[data-audio-player] audio').playbackRate") == 1.25
+    assert player.locator("[data-audio-speed]").input_value() == "1.25"
+    before = page.evaluate("document.querySelector('[data-audio-player] audio').currentTime")
+    page.locator("body").press("l")
+    after = page.evaluate("document.querySelector('[data-audio-player] audio').currentTime")
+    assert after > before + 5
+    context.close()
+    assert set(hosts) == {"127.0.0.1"}
+
+
+def test_continuous_play_goes_on_to_the_next_section(browser, server: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{server}/en/mini/first/")
+    player = page.locator("[data-audio-player]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-audio-player]').classList.contains('is-ready')"
+    )
+    # The shortest section: the quiz introduction. Near its end, the next section must follow.
+    player.locator('li[data-chapter="further"] button').click()
+    page.wait_for_function("() => document.querySelector('[data-audio-player] audio').duration > 0")
+    page.evaluate(
+        "(() => { const a = document.querySelector('[data-audio-player] audio');"
+        " a.currentTime = Math.max(0, a.duration - 0.5); })()"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('li[data-chapter=\"quiz\"]').hasAttribute('aria-current')",
+        timeout=10000,
+    )
+    page.wait_for_function("() => !document.querySelector('[data-audio-player] audio').paused")
+    context.close()

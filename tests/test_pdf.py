@@ -1,0 +1,274 @@
+"""Module and course PDFs from the real course, checked on the real files with poppler and zbar."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+
+from app.content.loader import load_catalogue
+from app.content.model import Module
+from app.pdf import build as pdf_build
+from tests.conftest import CONTENT, make_app
+from tests.pdf_tools import flat, pdf_pages_text, pdffonts, pdfinfo, plain, qr_on_page
+
+COURSE = load_catalogue(CONTENT).courses["omnichannel"]
+
+
+def module_version(module_id: str, lang: str) -> Module:
+    return next(e for e in COURSE.entries if e.id == module_id).versions[lang]
+
+
+@dataclass
+class Downloaded:
+    path: Path
+    pages: list[str]
+    headers: dict[str, str]
+    app: Flask
+    client: FlaskClient
+    url: str
+
+    @property
+    def text(self) -> str:
+        return flat(" ".join(self.pages))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, FlaskClient, Path]]:
+    tmp = tmp_path_factory.mktemp("pdf-site")
+    app = make_app(tmp, CONTENT)
+    yield app, app.test_client(), tmp
+
+
+def download(site: tuple[Flask, FlaskClient, Path], url: str, name: str) -> Downloaded:
+    app, client, tmp = site
+    response = client.get(url)
+    assert response.status_code == 200, response.data[:500]
+    path = tmp / name
+    path.write_bytes(response.data)
+    return Downloaded(path, pdf_pages_text(path), dict(response.headers), app, client, url)
+
+
+@pytest.fixture(scope="module")
+def module_pdf(site) -> Downloaded:
+    """The Italian PDF of module 1, rendered once for this file."""
+    return download(site, "/it/omnichannel/omnichannel-basics.pdf", "module.pdf")
+
+
+@pytest.fixture(scope="module")
+def course_pdf(site) -> Downloaded:
+    """The English PDF of the whole course, rendered once for this file."""
+    return download(site, "/en/omnichannel.pdf", "course.pdf")
+
+
+# -- the module PDF ---------------------------------------------------------------------------
+
+
+def test_module_pdf_is_a_download_with_a_readable_name_and_an_etag(module_pdf) -> None:
+    headers = module_pdf.headers
+    assert headers["Content-Type"] == "application/pdf"
+    assert "attachment" in headers["Content-Disposition"]
+    assert "omnicanalita-e-multicanalita-it.pdf" in headers["Content-Disposition"]
+    etag = headers["ETag"].strip('"')
+    assert re.fullmatch(r"[0-9a-f]{64}", etag)
+    again = module_pdf.client.get(module_pdf.url, headers={"If-None-Match": headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_module_pdf_is_kept_as_an_artefact_named_by_its_hash(module_pdf, monkeypatch) -> None:
+    media = Path(module_pdf.app.config["MEDIA_DIR"])
+    etag = module_pdf.headers["ETag"].strip('"')
+    [artefact] = (media / "pdf" / "omnichannel").glob("omnichannel-basics.it.*.pdf")
+    assert etag.startswith(artefact.stem.rsplit(".", 1)[1])
+    assert artefact.read_bytes() == module_pdf.path.read_bytes()
+
+    # A second download is served from the artefact: nothing is rendered again.
+    def no_render(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(pdf_build, "render_pdf", no_render)
+    response = module_pdf.client.get(module_pdf.url)
+    assert response.status_code == 200
+    assert response.data == artefact.read_bytes()
+
+
+def test_module_pdf_has_title_language_tags_and_the_right_page_count(module_pdf) -> None:
+    module = module_version("omnichannel-basics", "it")
+    info = pdfinfo(module_pdf.path)
+    assert info["Title"] == f"{module.title} · Strategia omnicanale"
+    assert info["Tagged"] == "yes"
+    pages = int(info["Pages"])
+    assert pages == len(module_pdf.pages) > 5
+    catalog = PdfReader(module_pdf.path).trailer["/Root"]
+    assert catalog["/Lang"] == "it"
+    # The footer counts the pages: "Pagina x di y" on every page but the cover.
+    assert f"Pagina {pages} di {pages}" in flat(module_pdf.pages[-1])
+    assert "Pagina" not in module_pdf.pages[0]
+    # The running header is the course title.
+    assert all("Strategia omnicanale" in page for page in module_pdf.pages[1:])
+    media = Path(module_pdf.app.config["MEDIA_DIR"])
+    [meta] = (media / "pdf" / "omnichannel").glob("omnichannel-basics.it.*.json")
+    assert json.loads(meta.read_text())["pages"] == pages
+
+
+def test_module_pdf_fonts_are_all_embedded(module_pdf) -> None:
+    fonts = pdffonts(module_pdf.path)
+    assert fonts and all(font["emb"] == "yes" for font in fonts)
+    assert any("DejaVu" in font["name"] for font in fonts)
+
+
+def test_module_pdf_has_the_cover_outcomes_every_section_and_the_back_matter(module_pdf) -> None:
+    module = module_version("omnichannel-basics", "it")
+    cover = flat(module_pdf.pages[0])
+    for expected in (
+        module.title,
+        "Strategia omnicanale",
+        f"EQF {module.eqf}",
+        "25 min",
+        "Italiano",
+    ):
+        assert expected in cover
+    text = module_pdf.text
+    assert "Risultati d'apprendimento" in text
+    for outcome in module.outcomes:
+        assert flat(outcome) in text
+    for section in module.sections:
+        assert flat(section.title) in text, section.title
+    for reference in module.bibliography:
+        assert flat(reference)[:60] in text
+    assert flat(module.description) in text
+    assert ", ".join(module.keywords[:2]).replace(", ", " · ") in text
+
+
+def test_eqf_blocks_and_callouts_print_open(module_pdf) -> None:
+    module = module_version("omnichannel-basics", "it")
+    text = module_pdf.text
+    section = next(s for s in module.sections if "eqf-block" in s.html)
+    body = re.search(r'<div class="eqf-body">\s*<p>(.*?)</p>', section.html, re.S)
+    assert body is not None
+    sentence = flat(re.sub(r"<[^>]+>", "", body.group(1)))[:80]
+    assert sentence in text
+    assert "EQF 4 Approfondimento" in text
+    assert "Nota · Canale o touchpoint?" in text
+
+
+def test_worksheet_has_every_question_and_no_answer_before_the_key(module_pdf) -> None:
+    module = module_version("omnichannel-basics", "it")
+    text = module_pdf.text
+    start = text.index("Scheda di esercizio")
+    key_at = text.index("Appendice: soluzioni")
+    assert start < key_at
+    worksheet, before_key, key = text[start:key_at], text[:key_at], text[key_at:]
+    blocks = re.split(r"Domanda \d+ ", worksheet)[1:]
+    assert len(blocks) == len(module.questions)
+    for question, block in zip(module.questions, blocks, strict=True):
+        assert block.startswith(plain(question.text)[:70]), question.id
+        # Feedback explains the answer: it only appears in the key.
+        feedbacks = [question.general_feedback] + [o.feedback for o in question.options]
+        for feedback in filter(None, feedbacks):
+            assert flat(feedback)[:60] not in before_key, feedback
+            assert flat(feedback)[:60] in key, feedback
+        for gap in question.gaps:
+            assert not any(answer in block for answer in gap.answers), question.id
+            assert " / ".join(gap.answers) in key
+        for pair in question.pairs:
+            assert pair.answer in block  # the answers to pick from, in alphabetical order
+    # The key marks each option (upper-case in print); the worksheet never does.
+    assert "GIUSTA" not in before_key and "SBAGLIATA" not in before_key
+    assert "GIUSTA" in key and "SBAGLIATA" in key
+
+
+def test_worksheet_qr_code_opens_the_online_quiz(module_pdf, tmp_path: Path) -> None:
+    url = "http://localhost/it/omnichannel/omnichannel-basics/quiz"
+    page = next(i for i, t in enumerate(module_pdf.pages, 1) if "Scheda di esercizio" in t)
+    assert url in flat(module_pdf.pages[page - 1])
+    assert qr_on_page(module_pdf.path, page, tmp_path) == [url]
+
+
+def test_module_page_panel_links_the_pdfs_with_size_and_pages(module_pdf) -> None:
+    html = module_pdf.client.get("/it/omnichannel/omnichannel-basics/").data.decode()
+    assert 'href="/it/omnichannel/omnichannel-basics.pdf"' in html
+    assert 'href="/it/omnichannel.pdf"' in html
+    pages = len(module_pdf.pages)
+    assert f"{pages} pagine" in html
+    assert "Scarica e stampa" in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/it/omnichannel/no-such-module.pdf",
+        "/it/no-such-course.pdf",
+        "/xx/omnichannel.pdf",
+        "/it/omnichannel/..%2f..%2fetc%2fpasswd.pdf",
+        "/it/..%2fomnichannel.pdf",
+    ],
+)
+def test_unknown_pdfs_are_404(site, url: str) -> None:
+    _, client, _ = site
+    assert client.get(url).status_code == 404
+
+
+def test_artefact_names_never_come_from_unchecked_ids() -> None:
+    job = pdf_build.PdfJob(
+        kind="module",
+        course_id="omnichannel",
+        module_id="../../etc",
+        lang="it",
+        html="",
+        policy=None,  # type: ignore[arg-type]
+        key="0" * 64,
+        download_name="x.pdf",
+        title="x",
+    )
+    with pytest.raises(ValueError):
+        job.path(Path("/tmp"))
+
+
+# -- the course PDF ---------------------------------------------------------------------------
+
+
+def test_course_pdf_metadata(course_pdf) -> None:
+    info = pdfinfo(course_pdf.path)
+    assert info["Title"] == "Omnichannel strategy"
+    assert info["Tagged"] == "yes"
+    assert int(info["Pages"]) == len(course_pdf.pages)
+    assert PdfReader(course_pdf.path).trailer["/Root"]["/Lang"] == "en"
+    assert "omnichannel-strategy-en.pdf" in course_pdf.headers["Content-Disposition"]
+    assert all(font["emb"] == "yes" for font in pdffonts(course_pdf.path))
+
+
+def test_course_pdf_contents_give_the_right_page_numbers(course_pdf) -> None:
+    contents = flat(course_pdf.pages[1])
+    assert contents.startswith("Omnichannel strategy Contents")
+    for number, entry in enumerate(COURSE.visible, 1):
+        module = entry.versions["en"]
+        match = re.search(rf"{number}\. {re.escape(flat(module.title))} \.*\s?(\d+)", contents)
+        assert match, module.title
+        page = int(match.group(1))
+        # The module starts on the page the contents name, under its kicker.
+        assert f"MODULE {number} {flat(module.title)}" in flat(course_pdf.pages[page - 1])
+
+
+def test_course_pdf_has_every_section_and_question_and_the_key_last(course_pdf) -> None:
+    text = course_pdf.text
+    key_at = text.rindex("Appendix: answer key")
+    before_key = text[:key_at]
+    for entry in COURSE.visible:
+        module = entry.versions["en"]
+        for section in module.sections:
+            assert flat(section.title) in before_key, section.title
+        for question in module.questions:
+            assert plain(question.text)[:70] in before_key, question.id
+            if question.general_feedback:
+                assert flat(question.general_feedback)[:60] not in before_key
+                assert flat(question.general_feedback)[:60] in text[key_at:]
+    assert "RIGHT" not in before_key and "WRONG" not in before_key
+    assert "RIGHT" in text[key_at:]
