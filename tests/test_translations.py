@@ -1,0 +1,31 @@
+"""Every interface text a learner can see has its Italian translation."""
+
+from __future__ import annotations
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from tests.conftest import ROOT
+
+METHODS = [("app/**.py", "python"), ("app/templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+
+
+def extracted() -> set[str]:
+    found = set()
+    for _, _, message, _, _ in extract_from_dir(str(ROOT), METHODS, keywords=KEYWORDS):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    return found
+
+
+def test_every_interface_text_has_an_italian_translation() -> None:
+    with open(ROOT / "app/translations/it/LC_MESSAGES/messages.po", "rb") as handle:
+        catalog = read_po(handle, locale="it")
+    translated = set()
+    for message in catalog:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.id and all(strings) and "fuzzy" not in message.flags:
+            translated.add(message.id[0] if isinstance(message.id, tuple) else message.id)
+    messages = extracted()
+    assert len(messages) > 100
+    assert sorted(messages - translated) == []
