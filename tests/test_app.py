@@ -59,3 +59,25 @@ def test_an_empty_content_folder_serves_an_honest_catalogue(tmp_path: Path) -> N
     response = client.get("/", headers={"Accept-Language": "en"})
     assert response.status_code == 200
     assert b"No course is available yet." in response.data
+
+
+@pytest.mark.db
+def test_completions_from_before_certificates_get_a_verification_code(tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    app = make_app(tmp_path, CONTENT, migrate=False)
+    with app.app_context():
+        upgrade(revision="bab3a2391434")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO course_completions (learner, course_id, completed_at)"
+                    " VALUES ('u:1', 'omnichannel', CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            (code,) = connection.execute(text("SELECT code FROM course_completions")).one()
+        db.engine.dispose()
+    assert len(code) == 16 and code.isalnum() and code.isupper()

@@ -145,3 +145,40 @@ def test_continuous_play_goes_on_to_the_next_section(browser, server: str) -> No
     )
     page.wait_for_function("() => !document.querySelector('[data-audio-player] audio').paused")
     context.close()
+
+
+def test_reload_resumes_at_the_saved_position(browser, server: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{server}/en/mini/first/")
+    player = page.locator("[data-audio-player]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-audio-player]').classList.contains('is-ready')"
+    )
+    player.locator('li[data-chapter="channels"] button').click()
+    page.wait_for_function("() => document.querySelector('[data-audio-player] audio').duration > 6")
+    page.evaluate("document.querySelector('[data-audio-player] audio').currentTime = 6")
+    page.wait_for_function(
+        "() => document.querySelector('[data-audio-player] audio').currentTime > 6.5"
+    )
+    # Pausing reports the position through the progress beacon.
+    with page.expect_response(lambda r: r.url.endswith("/progress") and r.ok):
+        page.locator("body").press("k")
+    saved = page.evaluate("document.querySelector('[data-audio-player] audio').currentTime")
+
+    page.reload()
+    page.wait_for_function(
+        "() => document.querySelector('[data-audio-player]').classList.contains('is-ready')"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('li[data-chapter=\"channels\"]').hasAttribute('aria-current')"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('[data-audio-player] audio').currentTime > 6"
+    )
+    resumed = page.evaluate("document.querySelector('[data-audio-player] audio').currentTime")
+    assert abs(resumed - saved) < 1.0
+    assert page.evaluate("document.querySelector('[data-audio-player] audio').paused")
+    # The page's own "continue" link points at the same section.
+    assert page.locator("[data-continue]").get_attribute("href") == "#channels"
+    context.close()

@@ -321,3 +321,21 @@ def test_eqf_preference_highlights_modules_and_deepening(app: Flask) -> None:
     assert "selected>EQF 3" in client.get("/en/me/").data.decode().replace(
         '"3" selected', "selected"
     )
+
+
+def test_listening_to_most_of_a_section_through_the_beacon_marks_it_read(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_from(client, "/en/")
+    for position in (40, 80, 92):
+        payload = {
+            "verb": "audio-progressed",
+            "section": "ocx",
+            "position": position,
+            "listened": 40 if position < 92 else 12,
+            "duration": 100,
+        }
+        response = beacon(client, URL, payload, token)
+    assert response.json["read"] == ["ocx"]
+    with app.app_context():
+        row = db.session.scalar(select(ModuleProgress))
+        assert row.audio_listened == {"ocx": 92.0} and row.sections_read == ["ocx"]
