@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.audio.build import build_audio
+from tests.browser import chromium, serve
 from tests.test_audio import audio_app
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 
@@ -23,36 +20,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = audio_app(tmp_path_factory.mktemp("audio-browser"), TTS_ENGINES="espeak-ng")
     report = build_audio(app, echo=lambda line: None, workers=1)
     assert report.ok
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium; audio plays without a sound card (a fake output)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+    with chromium("--autoplay-policy=no-user-gesture-required") as browser:
         yield browser
-        browser.close()
 
 
 def current_sentence(page) -> int:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.content.loader import load_catalogue
+from tests.browser import chromium, serve
 from tests.conftest import CONTENT, make_app
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 COURSE = load_catalogue(CONTENT).courses["omnichannel"]
@@ -25,35 +22,15 @@ SECTIONS = [s.id for s in FIRST.versions["en"].sections]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app on a loopback port, in a thread."""
     app = make_app(tmp_path_factory.mktemp("browser"), CONTENT, READ_SECONDS=1)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium; Playwright never downloads a browser of its own here."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def open_page(browser, width: int, height: int, hosts: list[str]):

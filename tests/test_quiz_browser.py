@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.content.loader import load_catalogue
 from app.content.questions import Question, QuestionType
 from app.quizzes.services import choice_id
+from tests.browser import chromium, serve
 from tests.conftest import CONTENT, make_app
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 COURSE = load_catalogue(CONTENT).courses["omnichannel"]
@@ -28,29 +25,15 @@ PATH = "/en/omnichannel/omnichannel-basics"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app on a loopback port, in a thread."""
     app = make_app(tmp_path_factory.mktemp("quiz-browser"), CONTENT)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium; Playwright never downloads a browser of its own here."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def answer_right(page, question: Question) -> None:

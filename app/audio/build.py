@@ -28,9 +28,10 @@ from flask import Flask
 from app.audio import mp3
 from app.audio.engines import Engine, EngineError, Pcm, create_engines, engine_names, silence
 from app.audio.narration import Chapter, module_chapters
-from app.audio.store import Store, write_atomic
+from app.audio.store import Store
 from app.content.loader import load_catalogue
 from app.content.model import Course, Module
+from app.files import write_atomic
 
 PLATFORM = "Omnichannel Academy"  # the ID3 artist of every file
 # Bump when the way artefacts are made changes (encoding, timing, file format).

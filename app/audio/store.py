@@ -13,11 +13,11 @@ build a path from that key (checked to be a hex digest).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from app.files import write_atomic
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -70,16 +70,3 @@ class Store:
     def read_timings(self, key: str) -> dict[str, Any]:
         """A chapter's sentence timings (written by the build)."""
         return json.loads(self.section_path(key, ".json").read_text(encoding="utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see either the old or the whole new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +26,7 @@ from markupsafe import Markup
 
 from app.content.markdown import VALID_ID, slugify
 from app.content.model import Course, Module
+from app.files import write_atomic
 from app.i18n import LANGUAGE_NAMES
 from app.pdf.qr import qr_data_url
 from app.pdf.render import RenderedPdf, ResourcePolicy, render_pdf
@@ -290,9 +289,9 @@ def build_artefact(job: PdfJob, media_dir: Path | None = None) -> tuple[Artefact
     path = job.path(media_dir or _media_dir())
     path.parent.mkdir(parents=True, exist_ok=True)
     rendered = render_pdf(job.html, job.policy)
-    _write_atomic(path, rendered.data)
+    write_atomic(path, rendered.data)
     meta = {"pages": rendered.pages, "refused": list(rendered.refused), "title": job.title}
-    _write_atomic(path.with_suffix(".json"), json.dumps(meta).encode("utf-8"))
+    write_atomic(path.with_suffix(".json"), json.dumps(meta).encode("utf-8"))
     stem = path.name.rsplit(".", 2)[0]  # "<module>.<lang>"
     for old in path.parent.glob(f"{stem}.*"):
         if old.stem != path.stem:
@@ -310,18 +309,6 @@ def ensure_artefact(job: PdfJob, media_dir: Path | None = None) -> Artefact:
         if found is not None:
             return found
         return build_artefact(job, media_dir)[0]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so readers see either the old one or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- building everything ----------------------------------------------------------------------

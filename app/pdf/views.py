@@ -10,9 +10,8 @@ from flask import Blueprint, abort, current_app, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from app.content.model import Course, Module
-from app.content.views import catalogue
+from app.content.views import catalogue, course_or_404
 from app.extensions import db
-from app.i18n import languages
 from app.pdf.build import (
     PRINT_CSS,
     PdfJob,
@@ -26,16 +25,6 @@ from app.progress import services as progress
 from app.progress.services import current_learner
 
 bp = Blueprint("pdf", __name__)
-
-
-def _course_or_404(lang: str, course_id: str) -> Course:
-    """A visible course looked up by id in the catalogue (never a path from the URL)."""
-    if lang not in languages():
-        abort(404)
-    course = catalogue().course(course_id)
-    if course is None or not course.visible:
-        abort(404)
-    return course
 
 
 def _job(key: tuple[Any, ...], make: Callable[[], PdfJob | None]) -> PdfJob | None:
@@ -69,7 +58,7 @@ def _send(job: PdfJob) -> ResponseReturnValue:
 @bp.get("/<lang:lang>/<course_id>/<module_id>.pdf")
 def module_pdf(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     """One module as a PDF: the module, its quiz worksheet and the answer key."""
-    course = _course_or_404(lang, course_id)
+    course = course_or_404(lang, course_id)
     job = _job(
         ("module", course.id, module_id, lang),
         lambda: module_job(course, module_id, lang, site_base_url()),
@@ -84,7 +73,7 @@ def module_pdf(lang: str, course_id: str, module_id: str) -> ResponseReturnValue
 @bp.get("/<lang:lang>/<course_id>.pdf")
 def course_pdf(lang: str, course_id: str) -> ResponseReturnValue:
     """The whole course as one PDF, with a table of contents and one answer key."""
-    course = _course_or_404(lang, course_id)
+    course = course_or_404(lang, course_id)
     job = _job(("course", course.id, None, lang), lambda: course_job(course, lang, site_base_url()))
     if job is None:  # pragma: no cover - a visible course always has a job
         abort(404)
