@@ -339,3 +339,30 @@ def test_listening_to_most_of_a_section_through_the_beacon_marks_it_read(app: Fl
     with app.app_context():
         row = db.session.scalar(select(ModuleProgress))
         assert row.audio_listened == {"ocx": 92.0} and row.sections_read == ["ocx"]
+
+
+def test_pdf_downloads_are_recorded_once_per_full_download(tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    (root / "mini" / "01-one").mkdir(parents=True)
+    (root / "mini" / "course.yml").write_text(
+        "languages: [it]\ntitle: {it: Mini}\ndescription: {it: Un corso minimo.}\n",
+        encoding="utf-8",
+    )
+    (root / "mini" / "01-one" / "it.md").write_text(
+        "---\ntitle: Uno\neqf: 3\nduration: 5\ndescription: Breve.\nkeywords: [uno]\n"
+        "outcomes: [Spiegare uno]\n---\n\nIntroduzione.\n\n## Primo {#primo}\n\nTesto.\n",
+        encoding="utf-8",
+    )
+    app = make_app(tmp_path, root)
+    client = app.test_client()
+    first = client.get("/it/mini/one.pdf")
+    assert first.status_code == 200 and first.data.startswith(b"%PDF")
+    again = client.get("/it/mini/one.pdf", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get("/it/mini.pdf").status_code == 200
+    with app.app_context():
+        rows = db.session.scalars(select(Statement).order_by(Statement.id)).all()
+        assert [(s.verb, s.object_id, s.context["channel"]) for s in rows] == [
+            ("downloaded", "mini/one", "pdf"),
+            ("downloaded", "mini", "pdf"),
+        ]
