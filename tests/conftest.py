@@ -14,8 +14,19 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine
 
 from app import create_app
+from tests.report import TERMINAL_REPORT
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what tests put in TERMINAL_REPORT, even when they pass."""
+    if TERMINAL_REPORT:
+        terminalreporter.section("figures")
+        for line in TERMINAL_REPORT:
+            terminalreporter.write_line(line)
+
+
 CONTENT = ROOT / "content"
 
 

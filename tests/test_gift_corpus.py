@@ -25,6 +25,7 @@ from app.content.gift import (
     read_gift,
 )
 from app.content.questions import Question, QuestionType
+from tests.report import TERMINAL_REPORT
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "moodle-gift"
 
@@ -275,9 +276,8 @@ def test_fixture_file_duplicate_titles_are_duplicate_ids() -> None:
 
 
 def test_corpus_summary() -> None:
-    """Print "N of M cases pass" per corpus file and check it against the expectations."""
-    if not CORPUS.is_dir():
-        pytest.skip(f"no corpus at {CORPUS}")
+    """Report "N of M cases pass" per corpus file and check it against the expectations."""
+    assert CORPUS.is_dir(), f"the Moodle GIFT corpus is missing: {CORPUS}"
     lines = []
     for file in ALL_FILES:
         cases = load(file)
@@ -293,4 +293,6 @@ def test_corpus_summary() -> None:
             f"{file}: {passed} of {len(cases)} cases pass ({known} deliberate differences)"
         )
         assert passed == len(cases) - known, lines[-1]
-    print("\nMoodle GIFT corpus:\n  " + "\n  ".join(lines))
+    # Shown at the end of every run by tests/conftest.py's terminal summary.
+    TERMINAL_REPORT.append("Moodle GIFT corpus:")
+    TERMINAL_REPORT.extend(f"  {line}" for line in lines)
