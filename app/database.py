@@ -43,14 +43,21 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 def write_transaction() -> None:
-    """Start the session's next transaction as a writer (BEGIN IMMEDIATE on SQLite).
+    """Make sure the session's transaction is a writer (BEGIN IMMEDIATE on SQLite).
 
     A read transaction already open in this request (loading the user, say) is finished first:
-    SQLite cannot turn a reader into a writer safely once another writer has committed.
+    SQLite cannot turn a reader into a writer safely once another writer has committed. A
+    transaction that is already a writer is kept, so several writes stay one transaction.
+    PostgreSQL needs none of this: its writers lock the rows they change.
     """
-    if db.session().in_transaction():
-        db.session.commit()
-    db.session.connection(execution_options={"immediate": True})
+    session = db.session()
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        if session.connection().get_execution_options().get("immediate"):
+            return
+        session.commit()
+    session.connection(execution_options={"immediate": True})
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -292,6 +292,10 @@ def submit(
     questions = shown_questions(module, state)
     result = score(questions, gradable_answers(questions, answers))
     passed = result.passed(module.quiz.pass_mark)
+    # xAPI's pair for a graded attempt: "attempted", then its outcome.
+    progress.record(
+        learner, course, module, "attempted", language=language, result={"attempt": state.token}
+    )
     progress.record(
         learner,
         course,
