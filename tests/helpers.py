@@ -48,3 +48,19 @@ def beacon(client: FlaskClient, url: str, payload: dict, token: str | None = Non
     return client.post(
         url, json=payload, headers={"X-CSRFToken": token or csrf_from(client, "/en/")}
     )
+
+
+def write_mini_course(root) -> None:
+    """A one-module, one-language course: the smallest thing that builds audio and PDFs."""
+    module = root / "mini" / "01-one"
+    module.mkdir(parents=True)
+    (root / "mini" / "course.yml").write_text(
+        "languages: [it]\ntitle: {it: Mini}\ndescription: {it: Un corso minimo.}\n",
+        encoding="utf-8",
+    )
+    (module / "it.md").write_text(
+        "---\ntitle: Uno\neqf: 3\nduration: 5\ndescription: Breve.\nkeywords: [uno]\n"
+        "outcomes: [Spiegare uno]\n---\n\nIntroduzione breve.\n\n## Primo {#primo}\n\n"
+        "Una frase. Poi un'altra.\n",
+        encoding="utf-8",
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from tests.conftest import make_app
+from tests.helpers import write_mini_course
 
 
 def test_the_real_course_passes(runner) -> None:
@@ -77,17 +78,7 @@ def test_errors_in_several_modules_are_all_reported(tmp_path: Path, content_copy
 
 def test_content_build_makes_audio_and_pdfs_then_reuses_them(tmp_path: Path) -> None:
     root = tmp_path / "content"
-    (root / "mini" / "01-one").mkdir(parents=True)
-    (root / "mini" / "course.yml").write_text(
-        "languages: [it]\ntitle: {it: Mini}\ndescription: {it: Un corso minimo.}\n",
-        encoding="utf-8",
-    )
-    (root / "mini" / "01-one" / "it.md").write_text(
-        "---\ntitle: Uno\neqf: 3\nduration: 5\ndescription: Breve.\nkeywords: [uno]\n"
-        "outcomes: [Spiegare uno]\n---\n\nIntroduzione breve.\n\n## Primo {#primo}\n\n"
-        "Una frase. Poi un'altra.\n",
-        encoding="utf-8",
-    )
+    write_mini_course(root)
     app = make_app(tmp_path, root)
     first = app.test_cli_runner().invoke(args=["content", "build", "--workers", "1"])
     assert first.exit_code == 0, first.output

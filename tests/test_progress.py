@@ -16,7 +16,7 @@ from app.progress import services
 from app.progress.models import CourseCompletion, ModuleProgress, Statement
 from app.progress.rules import Event, ModuleShape, Summary, apply, is_complete, replay
 from tests.conftest import CONTENT, make_app
-from tests.helpers import beacon, csrf_from, login, register
+from tests.helpers import beacon, csrf_from, login, register, write_mini_course
 
 pytestmark = pytest.mark.db
 
@@ -343,16 +343,7 @@ def test_listening_to_most_of_a_section_through_the_beacon_marks_it_read(app: Fl
 
 def test_pdf_downloads_are_recorded_once_per_full_download(tmp_path: Path) -> None:
     root = tmp_path / "content"
-    (root / "mini" / "01-one").mkdir(parents=True)
-    (root / "mini" / "course.yml").write_text(
-        "languages: [it]\ntitle: {it: Mini}\ndescription: {it: Un corso minimo.}\n",
-        encoding="utf-8",
-    )
-    (root / "mini" / "01-one" / "it.md").write_text(
-        "---\ntitle: Uno\neqf: 3\nduration: 5\ndescription: Breve.\nkeywords: [uno]\n"
-        "outcomes: [Spiegare uno]\n---\n\nIntroduzione.\n\n## Primo {#primo}\n\nTesto.\n",
-        encoding="utf-8",
-    )
+    write_mini_course(root)
     app = make_app(tmp_path, root)
     client = app.test_client()
     first = client.get("/it/mini/one.pdf")
