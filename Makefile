@@ -18,6 +18,7 @@ TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools
 
 # Local serving over plain http on loopback: cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
+run: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
 run: sysdeps-run $(VENV)/.installed translations instance/secret_key
 	export ACADEMY_SECRET_KEY="$${ACADEMY_SECRET_KEY:-$$(cat instance/secret_key)}"; \
 	$(BIN)/flask db upgrade && \

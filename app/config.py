@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     # Where login rate-limit counters live: memory:// suits one server process;
     # use e.g. redis://host:6379 when several processes serve the site.
     "RATELIMIT_STORAGE_URI": "memory://",
+    # How many proxies in front of the app set X-Forwarded-* headers (0: none, trust nothing).
+    # Behind one front server set 1, so rate limits see each learner's own address.
+    "PROXY_HOPS": 0,
     # Seconds a section must stay open on screen before it counts as read.
     "READ_SECONDS": 5,
     # Session cookies only over HTTPS; off in debug and tests, and for `make run` on loopback.
@@ -57,6 +60,11 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
     settings.update(test_config or {})
 
     testing = bool(settings.get("TESTING"))
+    if not settings["BASE_URL"] and not (settings["DEBUG"] or testing):
+        raise RuntimeError(
+            "ACADEMY_BASE_URL is not set. Set it to the site's public address, e.g. "
+            "https://academy.example.org/ (PDFs and certificates link to it)."
+        )
     if not settings["SECRET_KEY"]:
         if not (settings["DEBUG"] or testing):
             raise RuntimeError(
@@ -72,6 +80,7 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
     if isinstance(languages, str):
         languages = [lang.strip() for lang in languages.split(",") if lang.strip()]
 
+    secure = bool(settings["SECURE_COOKIES"]) and not (settings["DEBUG"] or testing)
     return {
         **settings,
         "CONTENT_DIR": Path(settings["CONTENT_DIR"]),
@@ -82,6 +91,13 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": bool(settings["SECURE_COOKIES"])
-        and not (settings["DEBUG"] or testing),
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_NAME": "remember_token",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # CSRF tokens live as long as the session: a learner reading for hours loses nothing.
+        "WTF_CSRF_TIME_LIMIT": None,
+        # No form or beacon needs more; larger bodies are refused before they are parsed.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

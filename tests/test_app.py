@@ -17,6 +17,7 @@ def test_a_secret_key_is_required_outside_debug_and_tests(
 ) -> None:
     monkeypatch.delenv("ACADEMY_SECRET_KEY", raising=False)
     monkeypatch.delenv("ACADEMY_DEBUG", raising=False)
+    monkeypatch.setenv("ACADEMY_BASE_URL", "https://academy.example.org/")
     with pytest.raises(RuntimeError, match="ACADEMY_SECRET_KEY is not set"):
         create_app()
 
@@ -24,6 +25,7 @@ def test_a_secret_key_is_required_outside_debug_and_tests(
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("ACADEMY_DEBUG", raising=False)
     monkeypatch.setenv("ACADEMY_SECRET_KEY", "k" * 64)
+    monkeypatch.setenv("ACADEMY_BASE_URL", "https://academy.example.org/")
     monkeypatch.setenv("ACADEMY_CONTENT_DIR", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("ACADEMY_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
     app = create_app()

@@ -163,7 +163,7 @@ def test_numerical_takes_the_best_matching_answer_whatever_the_order() -> None:
 def test_parse_number() -> None:
     assert parse_number(" -2,5 ") == -2.5
     assert parse_number("1e3") == 1000
-    assert parse_number("1,000.5") is None
+    assert parse_number("1,000.5") == 1000.5  # a thousands comma before a decimal point
     assert parse_number("nan") is None
 
 

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -26,11 +27,19 @@ from app.accounts.models import User
 from app.content.views import catalogue
 from app.extensions import db, limiter, login_manager
 from app.i18n import languages
-from app.progress.services import GUEST_SESSION_KEY, current_learner
+from app.progress.services import GUEST_SESSION_KEY
 
 bp = Blueprint("accounts", __name__)
 
-LOGIN_LIMIT = "10 per minute"
+LOGIN_LIMIT = "10 per minute"  # per address
+ACCOUNT_LIMIT = "5 per minute"  # per e-mail, whatever the address
+REGISTER_LIMIT = "20 per hour"
+PASSWORD_FORM_LIMIT = "10 per minute"
+
+
+def _email_key() -> str:
+    """Rate-limit key for one account, so changing address does not buy more guesses."""
+    return "email:" + services.normalise_email(request.form.get("email", ""))
 
 
 @login_manager.user_loader
@@ -69,15 +78,21 @@ def _check_lang(lang: str) -> None:
 
 
 def _sign_in(user: User, remember: bool) -> int:
-    """Log the user in and move this browser's guest progress to their account."""
-    guest = current_learner()
+    """Log the user in and move this browser's guest progress to their account.
+
+    Only a guest's progress moves: someone signing in on a browser where another account is
+    signed in switches accounts, and the other account keeps everything it had.
+    """
+    if current_user.is_authenticated:
+        logout_user()
+    token = session.pop(GUEST_SESSION_KEY, None)
+    guest = f"g:{token}" if token else None
     login_user(user, remember=remember)
-    moved = services.adopt_guest(guest, user, catalogue().courses)
-    session.pop(GUEST_SESSION_KEY, None)
-    return moved
+    return services.adopt_guest(guest, user, catalogue().courses)
 
 
 @bp.route("/<lang:lang>/register", methods=["GET", "POST"])
+@limiter.limit(REGISTER_LIMIT, methods=["POST"])
 def register(lang: str) -> ResponseReturnValue:
     """Create a learner account; a guest's progress comes along."""
     _check_lang(lang)
@@ -99,6 +114,7 @@ def register(lang: str) -> ResponseReturnValue:
 
 @bp.route("/<lang:lang>/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
+@limiter.limit(ACCOUNT_LIMIT, methods=["POST"], key_func=_email_key)
 def login(lang: str) -> ResponseReturnValue:
     """Sign in with e-mail and password."""
     _check_lang(lang)
@@ -126,6 +142,7 @@ def logout(lang: str) -> ResponseReturnValue:
 
 
 @bp.route("/<lang:lang>/me/password", methods=["GET", "POST"])
+@limiter.limit(PASSWORD_FORM_LIMIT, methods=["POST"])
 @login_required
 def password(lang: str) -> ResponseReturnValue:
     """Change one's password."""
@@ -140,7 +157,9 @@ def password(lang: str) -> ResponseReturnValue:
             form.current.errors.append(_("This is not your current password."))
         else:
             db.session.commit()
-            login_user(current_user, remember=True)  # keep this device signed in
+            # The new session token signs this device in again, remembered only if it was.
+            remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
+            login_user(current_user, remember=remembered)
             flash(_("Your password has been changed."))
             return redirect(url_for("progress.dashboard", lang=lang))
     return render_template("accounts/password.html", form=form, lang=lang)
@@ -160,6 +179,7 @@ def export(lang: str) -> ResponseReturnValue:
 
 
 @bp.route("/<lang:lang>/me/delete", methods=["GET", "POST"])
+@limiter.limit(PASSWORD_FORM_LIMIT, methods=["POST"])
 @login_required
 def delete(lang: str) -> ResponseReturnValue:
     """Delete one's account and every piece of data about it."""

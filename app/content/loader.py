@@ -58,6 +58,15 @@ COURSE_KEYS = {
     "pass_mark",
     "lexicon",
 }
+# Only pictures are served from media/: no HTML or script can ride along with a module.
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+}
 _MEDIA_NAME = re.compile(r"^media/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
 
 
@@ -551,6 +560,10 @@ def _rewrite_media(
                 continue
             if not _MEDIA_NAME.match(src) or ".." in src.split("/"):
                 out.add(line, f"image '{src}' must be a file in the module's media/ folder")
+                continue
+            if Path(src).suffix.lower() not in MEDIA_TYPES:
+                kinds = ", ".join(sorted(MEDIA_TYPES))
+                out.add(line, f"image '{src}' must be a picture ({kinds})")
                 continue
             if not (media_dir.parent / src).is_file():
                 out.add(line, f"image '{src}' not found in {display_path(media_dir)}")

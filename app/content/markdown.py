@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
@@ -168,8 +168,14 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
-def sanitise(html: str) -> str:
-    """Keep only allow-listed tags, attributes and URL schemes (no scripts, handlers, iframes)."""
+def sanitise(
+    html: str, attribute_filter: Callable[[str, str, str], str | None] | None = None
+) -> str:
+    """Keep only allow-listed tags, attributes and URL schemes (no scripts, handlers, iframes).
+
+    :param attribute_filter: called with (tag, attribute, value) for every attribute kept;
+        returns the value to keep, or None to drop the attribute.
+    """
     return nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
@@ -178,6 +184,7 @@ def sanitise(html: str) -> str:
         # Table alignment from Markdown is the only inline style we produce.
         filter_style_properties={"text-align"},
         link_rel="noopener noreferrer",
+        attribute_filter=attribute_filter,
     )
 
 

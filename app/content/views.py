@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, send_from_directory
+from flask import Blueprint, abort, current_app, render_template, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.routing import BaseConverter
 
 from app.content.catalog import ContentCache
+from app.content.loader import MEDIA_TYPES
 from app.content.model import Catalogue, Course
 from app.i18n import languages
 from app.progress.services import (
@@ -120,5 +121,16 @@ def media(course_id: str, module_id: str, name: str) -> ResponseReturnValue:
     module = next(iter(entry.versions.values()), None) if entry else None
     if module is None or module.media_dir is None:
         abort(404)
-    # send_from_directory refuses any name that would leave media_dir (.., absolute paths).
-    return send_from_directory(module.media_dir, name, max_age=3600)
+    folder = module.media_dir.resolve()
+    path = (folder / name).resolve()
+    # resolve() follows symlinks: a link pointing out of media/ is refused like "..".
+    mimetype = MEDIA_TYPES.get(path.suffix.lower())
+    if mimetype is None or not path.is_relative_to(folder) or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=mimetype, max_age=3600, conditional=True)
+    if path.suffix.lower() == ".svg":
+        # An SVG opened directly could run script: sandbox it.
+        response.headers["Content-Security-Policy"] = (
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'"
+        )
+    return response

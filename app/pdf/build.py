@@ -43,7 +43,11 @@ _locks_guard = threading.Lock()
 
 
 def site_base_url() -> str:
-    """The site's public root ending in '/': ACADEMY_BASE_URL, else the request's, else local."""
+    """The site's public root ending in '/': ACADEMY_BASE_URL, else the request's, else local.
+
+    Outside debug and tests ACADEMY_BASE_URL is required (app/config.py), so a request's Host
+    header never decides what a PDF links to or which artefact is served.
+    """
     configured = str(current_app.config.get("BASE_URL") or "")
     if configured:
         return configured.rstrip("/") + "/"

@@ -36,9 +36,12 @@ def _job(key: tuple[Any, ...], make: Callable[[], PdfJob | None]) -> PdfJob | No
     static = Path(current_app.static_folder or "static")
     # The stylesheet is part of the artefact hash: an edit to it must be seen without restart.
     full_key = (*key, site_base_url(), (static / PRINT_CSS).stat().st_mtime_ns)
-    if full_key not in memo["jobs"]:
-        memo["jobs"][full_key] = make()
-    return memo["jobs"][full_key]
+    if full_key in memo["jobs"]:
+        return memo["jobs"][full_key]
+    job = make()
+    if job is not None:  # only real modules are remembered: unknown ids cannot fill the memo
+        memo["jobs"][full_key] = job
+    return job
 
 
 def _send(job: PdfJob) -> ResponseReturnValue:

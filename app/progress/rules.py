@@ -66,7 +66,10 @@ def _number(value: object) -> float | None:
     """A finite, non-negative float, or None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
     return number if math.isfinite(number) and number >= 0 else None
 
 

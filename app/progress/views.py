@@ -21,8 +21,10 @@ from flask_login import current_user, login_required
 
 from app.accounts.forms import EmptyForm
 from app.content.views import catalogue, course_or_404
+from app.database import write_transaction
 from app.extensions import db
 from app.i18n import languages
+from app.pdf.build import site_base_url
 from app.pdf.certificate import render_certificate
 from app.progress import services
 from app.progress.services import EQF_SESSION_KEY, ProgressError, current_learner
@@ -38,7 +40,10 @@ def _seconds(value: object, upper: float) -> float | None:
     """A finite number of seconds within 0..upper, or None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # JSON integers have no size limit
+        return None
     return number if math.isfinite(number) and 0 <= number <= upper else None
 
 
@@ -54,7 +59,10 @@ def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     if found is None:
         abort(404)
     module = found[0]
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # absurdly nested JSON: refuse it like any other bad body
+        data = None
     if not isinstance(data, dict):
         return _refuse("expected a JSON object")
     section = data.get("section")
@@ -134,7 +142,9 @@ def set_eqf(lang: str) -> ResponseReturnValue:
     if raw not in ("", "3", "4", "5"):
         abort(400)
     if current_user.is_authenticated:
-        current_user.eqf_level = level
+        user = current_user._get_current_object()
+        write_transaction()
+        user.eqf_level = level
         db.session.commit()
     else:
         session[EQF_SESSION_KEY] = level
@@ -156,7 +166,7 @@ def certificate(lang: str, course_id: str) -> ResponseReturnValue:
         hours=round(course.total_duration(lang) / 60, 1),
         completed_on=completion.completed_at.date(),
         code=completion.code,
-        verify_url=url_for("progress.verify", code=completion.code, _external=True),
+        verify_url=site_base_url() + url_for("progress.verify", code=completion.code).lstrip("/"),
         lang=lang,
     )
     filename = f"certificate-{course.id}-{lang}.pdf"

@@ -76,10 +76,20 @@ def _wildcard_match(pattern: str, response: str) -> bool:
     return re.fullmatch(regex, normalise_text(response), flags=re.DOTALL) is not None
 
 
+# Thousands separators that cannot be read as a decimal mark: several groups, or a group
+# followed by the other decimal mark. A lone "1,000" stays the Italian decimal 1.0.
+_EN_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:(?:,\d{3}){2,}(?:\.\d+)?|,\d{3}\.\d+)")
+_IT_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:(?:\.\d{3}){2,}(?:,\d+)?|\.\d{3},\d+)")
+
+
 def parse_number(text: str) -> float | None:
     """A learner's number: '3.14', '3,14', ' -2 ', '1e3'; None when it is not one."""
     cleaned = text.strip().replace(" ", "")
-    if cleaned.count(",") == 1 and "." not in cleaned:
+    if _EN_THOUSANDS.fullmatch(cleaned):  # 1,000,000 or 1,000.5
+        cleaned = cleaned.replace(",", "")
+    elif _IT_THOUSANDS.fullmatch(cleaned):  # 1.000.000 or 1.000,5
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    elif cleaned.count(",") == 1 and "." not in cleaned:
         cleaned = cleaned.replace(",", ".")  # the Italian decimal comma
     try:
         value = float(cleaned)

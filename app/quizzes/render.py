@@ -63,7 +63,12 @@ def with_slots(
     source = "".join(
         part + (_SLOT.format(i) if i < len(parts) - 1 else "") for i, part in enumerate(parts)
     )
-    html = to_html(source, fmt, language, inline=False)
+    # A marker inside an attribute (a link's title, say) is no place for an input: drop it
+    # there, and the blank gets its input after the text like any swallowed one.
+    html = sanitise(
+        to_html(source, fmt, language, inline=False),
+        attribute_filter=lambda _tag, _attribute, value: _SLOT_RE.sub("", value),
+    )
     seen: set[int] = set()
 
     def _swap(match: re.Match[str]) -> str:
