@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
@@ -10,22 +12,32 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 MIN_PASSWORD = 10
 
 
-class RegisterForm(FlaskForm):
-    """A new learner account."""
-
-    display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)])
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(
-        _l("Password"),
+def new_password(label: Any) -> PasswordField:
+    """A password being chosen: the length rule lives here, once."""
+    return PasswordField(
+        label,
         validators=[
             DataRequired(),
             Length(min=MIN_PASSWORD, max=200, message=_l("Use at least 10 characters.")),
         ],
     )
-    confirm = PasswordField(
-        _l("Repeat the password"),
+
+
+def repeated_password(label: Any) -> PasswordField:
+    """The same password typed again, to catch a typo."""
+    return PasswordField(
+        label,
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
+
+
+class RegisterForm(FlaskForm):
+    """A new learner account."""
+
+    display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = new_password(_l("Password"))
+    confirm = repeated_password(_l("Repeat the password"))
 
 
 class LoginForm(FlaskForm):
@@ -40,17 +52,8 @@ class PasswordForm(FlaskForm):
     """Changing one's password."""
 
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
-    password = PasswordField(
-        _l("New password"),
-        validators=[
-            DataRequired(),
-            Length(min=MIN_PASSWORD, max=200, message=_l("Use at least 10 characters.")),
-        ],
-    )
-    confirm = PasswordField(
-        _l("Repeat the new password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-    )
+    password = new_password(_l("New password"))
+    confirm = repeated_password(_l("Repeat the new password"))
 
 
 class DeleteForm(FlaskForm):

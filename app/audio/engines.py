@@ -112,7 +112,7 @@ class EspeakEngine:
 def wav_to_pcm(wav: bytes) -> Pcm:
     """The samples of a 16-bit mono WAV, at RATE.
 
-    espeak-ng writes to a pipe, so its header sizes are placeholders: the data runs to the
+    espeak-ng writes to a pipe, so its header sizes are not filled in: the data runs to the
     end of the stream rather than to the declared size.
     """
     if wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":

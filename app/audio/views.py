@@ -163,13 +163,21 @@ def version_of(key: str) -> str:
     return key[:16]
 
 
-@bp.get("/<lang:lang>/<course_id>/<module_id>/audio/<section_id>.mp3")
-def section_mp3(lang: str, course_id: str, module_id: str, section_id: str) -> ResponseReturnValue:
-    """One section's MP3."""
+def _chapter_or_404(
+    lang: str, course_id: str, module_id: str, section_id: str
+) -> tuple[Module, ChapterAudio]:
+    """A section's built audio, looked up by ids in the catalogue and the manifest."""
     course, module = _module_or_404(lang, course_id, module_id)
     chapter = module_audio(course, module).chapter(section_id)
     if chapter is None or not chapter.available:
         abort(404)
+    return module, chapter
+
+
+@bp.get("/<lang:lang>/<course_id>/<module_id>/audio/<section_id>.mp3")
+def section_mp3(lang: str, course_id: str, module_id: str, section_id: str) -> ResponseReturnValue:
+    """One section's MP3."""
+    module, chapter = _chapter_or_404(lang, course_id, module_id, section_id)
     path = _store().section_path(chapter.key, ".mp3")
     return _send(path, "audio/mpeg", version_of(chapter.key), f"{module.id}-{chapter.id}.mp3")
 
@@ -177,10 +185,7 @@ def section_mp3(lang: str, course_id: str, module_id: str, section_id: str) -> R
 @bp.get("/<lang:lang>/<course_id>/<module_id>/audio/<section_id>.vtt")
 def section_vtt(lang: str, course_id: str, module_id: str, section_id: str) -> ResponseReturnValue:
     """One section's WebVTT captions (one cue per sentence)."""
-    course, module = _module_or_404(lang, course_id, module_id)
-    chapter = module_audio(course, module).chapter(section_id)
-    if chapter is None or not chapter.available:
-        abort(404)
+    module, chapter = _chapter_or_404(lang, course_id, module_id, section_id)
     path = _store().section_path(chapter.key, ".vtt")
     return _send(path, "text/vtt", version_of(chapter.key), f"{module.id}-{chapter.id}.vtt")
 

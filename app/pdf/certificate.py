@@ -43,6 +43,6 @@ def render_certificate(
             css_string=css_string,
         )
     static_dir = Path(current_app.static_folder or "static")
-    # Only the stylesheet is fetched; the base URL is a placeholder that never leaves the process.
+    # Only the stylesheet is fetched; the base URL is a made-up origin, never contacted.
     policy = ResourcePolicy(base_url="http://certificate.invalid/", static_dir=static_dir)
     return render_pdf(html, policy).data
