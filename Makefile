@@ -13,8 +13,9 @@ RUN_DEPS := python3:python3
 AUDIO_DEPS := espeak-ng:espeak-ng
 PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:fonts-dejavu-core pango-view:fonts-dejavu-extra
 TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools
+NODE_DEPS := node:nodejs npm:npm
 
-.PHONY: run test lint format bench check translations sysdeps-run sysdeps-test clean
+.PHONY: run test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
 # Local serving over plain http on loopback: cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
@@ -28,7 +29,7 @@ run: sysdeps-run $(VENV)/.installed translations instance/secret_key
 
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
-test: sysdeps-test $(VENV)/.installed translations lint
+test: sysdeps-test $(VENV)/.installed node_modules/.installed translations lint
 	$(BIN)/python -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
 	scripts/test-postgres.sh $(BIN)/python -m pytest -m db -p no:cacheprovider; \
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no database test: failing"; exit $$rc
@@ -65,7 +66,7 @@ sysdeps-run:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 
 sysdeps-test: sysdeps-run
-	$(call install_missing,$(TEST_DEPS))
+	$(call install_missing,$(TEST_DEPS) $(NODE_DEPS))
 	@# The PostgreSQL server's binaries are not on PATH in Debian: look for initdb where they live.
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "Installing Debian packages: postgresql"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
@@ -74,7 +75,17 @@ $(VENV)/.installed: pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	@touch $@
+	@mkdir -p $(@D) && touch $@
+
+# npm packages used by the tests or bundled into static/, exactly as package-lock.json pins them.
+# No npm package may download a browser: the tests drive Debian's /usr/bin/chromium.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || $(MAKE) --no-print-directory sysdeps-node
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(@D) && touch $@
+
+sysdeps-node:
+	$(call install_missing,$(NODE_DEPS))
 
 instance/secret_key:
 	@mkdir -p instance
@@ -82,4 +93,4 @@ instance/secret_key:
 	@chmod 600 $@
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache node_modules
