@@ -15,9 +15,10 @@ PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:
 TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools
 NODE_DEPS := node:nodejs npm:npm
 
-.PHONY: run test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run dev reload test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
-# Local serving over plain http on loopback: cookies cannot be Secure there.
+# Production server (gunicorn, deploy/gunicorn.conf.py: workers sized to the cores, access and
+# error logs on stderr) on loopback over plain http, so cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
 run: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
 run: sysdeps-run $(VENV)/.installed translations instance/secret_key
@@ -25,7 +26,20 @@ run: sysdeps-run $(VENV)/.installed translations instance/secret_key
 	$(BIN)/flask db upgrade && \
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
 	{ $(BIN)/flask content build || echo "Some audio or PDF files failed (see above); serving anyway."; } && \
-	exec $(BIN)/flask run --host $(HOST) --port $(PORT)
+	exec $(BIN)/gunicorn --config deploy/gunicorn.conf.py wsgi:app
+
+# Development: Flask's server with the reloader and the debugger, on loopback.
+dev: export ACADEMY_DEBUG ?= 1
+dev: export ACADEMY_SECURE_COOKIES ?= 0
+dev: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
+dev: sysdeps-run $(VENV)/.installed translations
+	$(BIN)/flask db upgrade && \
+	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
+	exec $(BIN)/flask run --debug --reload --host $(HOST) --port $(PORT)
+
+# Graceful reload of the server `make run` started: new code and settings, no request dropped.
+reload:
+	kill -HUP "$$(cat instance/gunicorn.pid)"
 
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
@@ -35,12 +49,12 @@ test: sysdeps-test $(VENV)/.installed node_modules/.installed translations lint
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no database test: failing"; exit $$rc
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check app tests wsgi.py bench
-	$(BIN)/ruff format --check app tests wsgi.py bench
+	$(BIN)/ruff check app tests wsgi.py bench deploy
+	$(BIN)/ruff format --check app tests wsgi.py bench deploy
 
 format: $(VENV)/.installed
-	$(BIN)/ruff format app tests wsgi.py bench
-	$(BIN)/ruff check --fix app tests wsgi.py bench
+	$(BIN)/ruff format app tests wsgi.py bench deploy
+	$(BIN)/ruff check --fix app tests wsgi.py bench deploy
 
 check: $(VENV)/.installed
 	ACADEMY_DEBUG=1 $(BIN)/flask content check

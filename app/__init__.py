@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.logs import configure_logging
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config(app.instance_path, test_config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_logging(app)
 
     hops = int(app.config["PROXY_HOPS"])
     if hops:
@@ -61,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
     from app.audio.views import bp as audio_bp
     from app.content.views import LanguageConverter
     from app.content.views import bp as content_bp
+    from app.health import bp as health_bp
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
@@ -74,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audio_bp)
     app.register_blueprint(pdf_bp)
     app.register_blueprint(quizzes_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_errors(app: Flask) -> None:

@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "TTS_ENGINES": "gtts,espeak-ng",
     # Endpoint gTTS posts to instead of Google's (a proxy, or a local fake in tests); empty: Google.
     "TTS_GTTS_URL": "",
+    # Level of the app's log lines (DEBUG, INFO, WARNING, ERROR); gunicorn's error log shows them.
+    "LOG_LEVEL": "INFO",
 }
 
 
