@@ -26,6 +26,8 @@ def configure_logging(app: Flask) -> None:
     # WeasyPrint reports every rendering step at INFO: only its warnings belong in our log.
     logging.getLogger("weasyprint").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     logging.getLogger("fontTools").setLevel(logging.WARNING)
+    # Alembic announces its plugins at INFO whenever a process imports it.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # The "app" logger is the parent of every module's logging.getLogger(__name__).
     logging.getLogger("app").setLevel(level)
     app.logger.setLevel(level)

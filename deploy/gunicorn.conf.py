@@ -72,3 +72,62 @@ logconfig_dict = {
         "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
     },
 }
+
+# The task queue (app/tasks.py). Its jobs run in ONE `flask worker` process, never in a thread of
+# each gunicorn worker: gunicorn's workers are told QUEUE_WORKER=off. ACADEMY_RUN_QUEUE_WORKER
+# says whether this master starts that process itself: "auto" (the default) does for the
+# embedded SQLite queue, where a single host serves; "0" when a separate service runs
+# `flask worker` (systemd's academy-worker.service, the cluster script), "1" to force it.
+# The process is kept on the arbiter (`server`): HUP re-reads this file, the arbiter stays.
+os.environ["ACADEMY_QUEUE_WORKER"] = "off"
+
+
+def _wants_queue_worker() -> bool:
+    setting = os.environ.get("ACADEMY_RUN_QUEUE_WORKER", "auto").lower()
+    if setting == "auto":
+        return not os.environ.get("ACADEMY_QUEUE_URL", "").startswith(("redis", "unix"))
+    return setting in {"1", "true", "yes", "on"}
+
+
+def _start_queue_worker(server) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    if not _wants_queue_worker():
+        return
+    env = {**os.environ, "FLASK_APP": os.environ.get("FLASK_APP", "wsgi")}
+    process = subprocess.Popen([sys.executable, "-m", "flask", "worker"], env=env)
+    server.academy_queue_worker = process
+    server.log.info("Started the queue worker (flask worker, pid %s)", process.pid)
+
+
+def _stop_queue_worker(server) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    process = getattr(server, "academy_queue_worker", None)
+    server.academy_queue_worker = None
+    if not isinstance(process, subprocess.Popen) or process.poll() is not None:
+        return
+    process.terminate()  # the worker finishes its running job, then exits
+    try:
+        process.wait(timeout=graceful_timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    server.log.info("Stopped the queue worker (pid %s)", process.pid)
+
+
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    """Start the queue worker once, with the master."""
+    _start_queue_worker(server)
+
+
+def on_reload(server) -> None:  # type: ignore[no-untyped-def]
+    """HUP: the queue worker restarts too, so it runs the new code."""
+    _stop_queue_worker(server)
+    _start_queue_worker(server)
+
+
+def on_exit(server) -> None:  # type: ignore[no-untyped-def]
+    """The master stops: so does the queue worker it started."""
+    _stop_queue_worker(server)
