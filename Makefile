@@ -14,6 +14,7 @@ AUDIO_DEPS := espeak-ng:espeak-ng
 PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:fonts-dejavu-core pango-view:fonts-dejavu-extra
 TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-server:redis-server
 NODE_DEPS := node:nodejs npm:npm
+BENCH_DEPS := wrk:wrk
 
 .PHONY: run dev reload test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
@@ -59,8 +60,11 @@ format: $(VENV)/.installed
 check: $(VENV)/.installed
 	ACADEMY_DEBUG=1 $(BIN)/flask content check
 
+# Figures, side by side in one run (pages under gunicorn + wrk, PDF, audio, quiz).
+# `make bench PARTS="pages pdf"` runs only those parts.
 bench: $(VENV)/.installed translations
-	$(BIN)/python -m bench
+	$(call install_missing,$(BENCH_DEPS))
+	$(BIN)/python -m bench $(PARTS)
 
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel -q compile -d app/translations

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import load_config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.logs import configure_logging
+from app.pages import mine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +50,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(template_globals)
+    app.jinja_env.globals["mine"] = mine
     login_manager.init_app(app)
     limiter.init_app(app)
     from app import tasks
@@ -67,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from app.content.views import LanguageConverter
     from app.content.views import bp as content_bp
     from app.health import bp as health_bp
+    from app.pages import bp as pages_bp
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
@@ -81,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pdf_bp)
     app.register_blueprint(quizzes_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(pages_bp)
 
 
 def register_errors(app: Flask) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, send_file
+import os
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.routing import BaseConverter
 
+from app.content import slots as _slots  # noqa: F401  (registers the pages' learner slots)
 from app.content.catalog import ContentCache
 from app.content.loader import MEDIA_TYPES
 from app.content.model import Catalogue, Course
 from app.i18n import languages
+from app.pages import PageState, render_page
 from app.progress.services import (
     current_learner,
     eqf_preference,
@@ -27,13 +31,49 @@ class LanguageConverter(BaseConverter):
     regex = r"[a-z]{2}"
 
 
-def catalogue() -> Catalogue:
-    """The current catalogue, reloaded if a content file changed since the last request."""
+def _content_cache() -> ContentCache:
     cache = current_app.extensions.get("academy.content")
     if cache is None:
-        cache = ContentCache(current_app.config["CONTENT_DIR"])
+        cache = ContentCache(
+            current_app.config["CONTENT_DIR"],
+            recheck_seconds=float(current_app.config["CONTENT_RECHECK_SECONDS"]),
+        )
         current_app.extensions["academy.content"] = cache
-    return cache.get()
+    return cache
+
+
+def catalogue() -> Catalogue:
+    """The current catalogue, reloaded if a content file changed since it was last checked."""
+    return _content_cache().get()
+
+
+def content_version() -> int:
+    """A number that changes whenever the catalogue is reloaded (part of page cache keys).
+
+    Read it after `catalogue()` in the same request, so both describe the same content.
+    """
+    return _content_cache().loads
+
+
+def _stamp(path: os.PathLike[str] | str) -> int:
+    """Modification time of a folder (0 if missing): it changes when a file in it is replaced."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def artefact_stamp(course: Course, module_language: str) -> tuple[int, int]:
+    """Changes when the course's PDFs or the module language's audio manifests are rebuilt.
+
+    Builders write every artefact and manifest by atomic rename into these folders, which
+    updates the folder's mtime: two `stat` calls tell a cached page its panels went stale.
+    """
+    media = current_app.config["MEDIA_DIR"]
+    return (
+        _stamp(media / "pdf" / course.id),
+        _stamp(media / "audio" / "index" / course.id / module_language),
+    )
 
 
 def course_or_404(lang: str, course_id: str) -> Course:
@@ -49,8 +89,7 @@ def course_or_404(lang: str, course_id: str) -> Course:
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """The course catalogue."""
-    courses = [c for c in catalogue().courses.values() if c.visible]
-    return render_template("content/catalogue.html", courses=courses)
+    return _catalogue_page()
 
 
 @bp.get("/<lang:lang>/")
@@ -58,8 +97,18 @@ def home(lang: str) -> ResponseReturnValue:
     """The catalogue in a chosen language."""
     if lang not in languages():
         abort(404)
+    return _catalogue_page()
+
+
+def _catalogue_page() -> ResponseReturnValue:
+    """The catalogue, one cached page per content version and language."""
     courses = [c for c in catalogue().courses.values() if c.visible]
-    return render_template("content/catalogue.html", courses=courses)
+    return render_page(
+        "content/catalogue.html",
+        (content_version(), request.path),
+        PageState(),
+        courses=courses,
+    )
 
 
 @bp.get("/<lang:lang>/<course_id>/")
@@ -67,13 +116,14 @@ def course(lang: str, course_id: str) -> ResponseReturnValue:
     """A course: its description and its modules in order."""
     course = course_or_404(lang, course_id)
     statuses = module_statuses(current_learner(), course, lang)
-    return render_template(
+    eqf_level = eqf_preference()
+    return render_page(
         "content/course.html",
+        (content_version(), course.id, lang, eqf_level),
+        PageState(statuses=statuses, resume=resume_point(statuses)),
         course=course,
         lang=lang,
-        statuses=statuses,
-        resume=resume_point(statuses),
-        eqf_level=eqf_preference(),
+        eqf_level=eqf_level,
     )
 
 
@@ -92,18 +142,15 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         abort(404)
     module, fallback = found
     before, after = course.neighbours(module_id)
-    status = module_statuses(current_learner(), course, lang).get(module.id)
-    audio_resume = None
-    if status and status.last_audio_section and module.section(status.last_audio_section):
-        audio_resume = {
-            "section": status.last_audio_section,
-            "position": status.last_audio_position or 0.0,
-        }
-    return render_template(
+    learner = current_learner()
+    status = module_statuses(learner, course, lang).get(module.id) if learner else None
+    eqf_level = eqf_preference()
+    return render_page(
         "content/module.html",
-        status=status,
-        audio_resume=audio_resume,
-        eqf_level=eqf_preference(),
+        (content_version(), course.id, module.id, lang, eqf_level)
+        + artefact_stamp(course, module.language),
+        PageState(status=status),
+        eqf_level=eqf_level,
         course=course,
         module=module,
         fallback=fallback,
