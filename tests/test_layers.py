@@ -24,6 +24,8 @@ NAMES = ["core", "models", "services", "web", "views/CLI/builders"]
 LAYERS: dict[str, int] = {
     "app.extensions": MODELS,
     "app.database": MODELS,
+    "app.tasks": MODELS,  # the queue is infrastructure, like the extensions: services enqueue
+    "app.tasks_cli": ENTRY,
     "app.accounts.models": MODELS,
     "app.progress.models": MODELS,
     "app.quizzes.models": MODELS,
