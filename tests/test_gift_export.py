@@ -85,6 +85,7 @@ def differences(original: Question, back: Question) -> list[str]:
     )
     check("idnumber", original.idnumber, back.idnumber)
     check("tags", original.tags, back.tags)
+    check("outcomes", original.outcomes, back.outcomes)
     if original.type is QuestionType.TRUE_FALSE:
 
         def tf(q: Question) -> dict[str, tuple]:

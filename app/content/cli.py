@@ -21,6 +21,9 @@ def check() -> None:
     for problem in result.problems:
         # Paths are relative to the content folder; prefixed, an editor or CI log can open them.
         click.echo(f"{display_path(Path(root) / problem.path)}:{problem.line}: {problem.message}")
+    for warning in result.warnings:
+        shown = display_path(Path(root) / warning.path)
+        click.echo(f"{shown}:{warning.line}: warning: {warning.message}")
     courses = list(result.courses.values())
     modules = sum(len(c.entries) for c in courses)
     files = sum(len(e.versions) for c in courses for e in c.entries)
@@ -50,7 +53,8 @@ def check() -> None:
         raise SystemExit(1)
     click.echo(
         f"OK: {len(courses)} course(s), {modules} module(s), {files} file(s), "
-        f"{questions} question(s), no errors."
+        f"{questions} question(s), no errors"
+        + (f", {len(result.warnings)} warning(s)." if result.warnings else ".")
     )
 
 

@@ -33,6 +33,7 @@ from app.content.model import (
     EqfRange,
     Module,
     ModuleEntry,
+    Outcome,
     QuizSettings,
     Section,
 )
@@ -113,6 +114,85 @@ def _key_lines(yaml_text: str, first_line: int) -> dict[str, int]:
         for key, _ in node.value
         if isinstance(key, yaml.ScalarNode)
     }
+
+
+def _item_lines(yaml_text: str, first_line: int, key: str) -> list[int]:
+    """File line of each item of the top-level list `key`, for errors about one item."""
+    try:
+        node = yaml.compose(yaml_text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key_node, value in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            if isinstance(value, yaml.SequenceNode):
+                return [item.start_mark.line + first_line for item in value.value]
+    return []
+
+
+_OUTCOME_ID_SUFFIX = re.compile(r"[ \t]*\{#([^{}]*)\}[ \t]*$")
+
+
+def _outcomes(
+    texts: tuple[str, ...], item_lines: list[int], key_line: int, out: _Collector
+) -> tuple[tuple[str, ...], tuple[Outcome, ...]]:
+    """Give each outcome its id: `{#id}` at the end of its text, or its position (o1, o2, ...)."""
+    plain: list[str] = []
+    outcomes: list[Outcome] = []
+    seen: dict[str, int] = {}
+    for index, text in enumerate(texts):
+        line = item_lines[index] if index < len(item_lines) else key_line
+        outcome_id = f"o{index + 1}"
+        match = _OUTCOME_ID_SUFFIX.search(text)
+        if match:
+            explicit = match.group(1).strip()
+            text = text[: match.start()].strip()
+            if VALID_ID.match(explicit):
+                outcome_id = explicit
+            else:
+                out.add(
+                    line,
+                    f"outcome id '{explicit}' must be lowercase letters, digits, '-' or '_'",
+                )
+        if outcome_id in seen:
+            out.add(line, f"outcome id '{outcome_id}' is already used at line {seen[outcome_id]}")
+        seen.setdefault(outcome_id, line)
+        plain.append(text)
+        outcomes.append(Outcome(outcome_id, text, line))
+    return tuple(plain), tuple(outcomes)
+
+
+def _check_outcomes(
+    outcomes: tuple[Outcome, ...], questions: list[Any], out: _Collector
+) -> list[Problem]:
+    """Errors for questions naming an unknown outcome; warnings for outcomes never assessed.
+
+    An unassessed outcome is only a warning: a course is mapped to its outcomes over time, and
+    hiding every module until then would take the course away from its learners.
+    """
+    known = {o.id for o in outcomes}
+    listed = ", ".join(sorted(known)) or "none"
+    for question in questions:
+        for name in question.outcomes:
+            if name not in known:
+                out.add(
+                    question.line,
+                    f"question '{question.id}' names outcome '{name}', which this module does "
+                    f"not have (its outcomes: {listed})",
+                )
+    assessed = {name for q in questions for name in q.outcomes}
+    return [
+        Problem(
+            out.path,
+            outcome.line,
+            f"outcome '{outcome.id}' is assessed by no question: name it in a question "
+            f"('// [tag:outcome:{outcome.id}]' in GIFT, '{{outcome={outcome.id}}}' in a quiz "
+            "block)",
+        )
+        for outcome in outcomes
+        if outcome.id not in assessed
+    ]
 
 
 def _load_yaml(text: str, first_line: int, out: _Collector) -> dict[str, Any] | None:
@@ -369,6 +449,34 @@ def align_translation(module: Module, reference: Module) -> tuple[Module, list[P
                 f"remove the id or make it the same ({hidden})",
             )
         )
+    outcomes = list(module.learning_outcomes)
+    renamed: dict[str, str] = {}  # this file's outcome ids -> the default file's
+    if len(outcomes) != len(reference.learning_outcomes):
+        problems.append(
+            Problem(
+                module.path,
+                outcomes[0].line if outcomes else 1,
+                f"{len(outcomes)} outcome(s) here, {len(reference.learning_outcomes)} in "
+                f"{default_name}: a translation has the same outcomes in the same order "
+                f"({hidden})",
+            )
+        )
+    else:
+        for n, (mine, theirs) in enumerate(
+            zip(outcomes, reference.learning_outcomes, strict=True)
+        ):
+            # An outcome without `{#id}` is named by its position (o1, o2 ...).
+            if mine.id != f"o{n + 1}" and mine.id != theirs.id:
+                problems.append(
+                    Problem(
+                        module.path,
+                        mine.line,
+                        f"outcome {n + 1} has id '{{#{mine.id}}}' but {default_name} calls it "
+                        f"'{theirs.id}': remove the id or make it the same ({hidden})",
+                    )
+                )
+            renamed[mine.id] = theirs.id
+            outcomes[n] = replace(mine, id=theirs.id)
     sections = list(module.sections)
     if len(sections) != len(reference.sections):
         problems.append(
@@ -422,10 +530,32 @@ def align_translation(module: Module, reference: Module) -> tuple[Module, list[P
                         f"'{theirs.id}': remove the id or make it the same ({hidden})",
                     )
                 )
-            questions[n] = replace(mine, id=theirs.id, explicit_id=theirs.explicit_id)
+            else:
+                assessed = tuple(renamed.get(name, name) for name in mine.outcomes)
+                if assessed and set(assessed) != set(theirs.outcomes):
+                    problems.append(
+                        Problem(
+                            module.path,
+                            mine.line,
+                            f"question {n + 1} assesses {', '.join(assessed)} here but "
+                            f"{', '.join(theirs.outcomes) or 'no outcome'} in {default_name}: "
+                            f"leave the outcomes out or name the same ones ({hidden})",
+                        )
+                    )
+            questions[n] = replace(
+                mine, id=theirs.id, explicit_id=theirs.explicit_id, outcomes=theirs.outcomes
+            )
     if problems:
         return module, problems
-    return replace(module, sections=tuple(sections), questions=tuple(questions)), []
+    # Which outcomes go unassessed is the default file's business: its warnings say it once.
+    aligned = replace(
+        module,
+        sections=tuple(sections),
+        questions=tuple(questions),
+        learning_outcomes=tuple(outcomes),
+        warnings=(),
+    )
+    return aligned, []
 
 
 def _kind(question: Any) -> str:
@@ -472,6 +602,12 @@ def load_module_file(
         return None, out.problems
     lines = _key_lines(yaml_text, yaml_line)
     fields = _module_fields(meta, lines, course, slug, out)
+    fields["outcomes"], learning_outcomes = _outcomes(
+        fields["outcomes"],
+        _item_lines(yaml_text, yaml_line, "outcomes"),
+        lines.get("outcomes", 1),
+        out,
+    )
 
     env: dict[str, Any] = {"language": language}
     tokens = MARKDOWN.parse(body, env)
@@ -489,6 +625,7 @@ def load_module_file(
             questions = quiz_syntax.parse_blocks(blocks)
         except ContentError as exc:
             out.problems.extend(exc.in_file(out.path))
+    warnings = _check_outcomes(learning_outcomes, questions, out)
 
     if out.problems:
         return None, out.problems
@@ -512,6 +649,8 @@ def load_module_file(
         quiz_blocks=blocks,
         media_dir=media_dir if media_dir.is_dir() else None,
         content_hash=hashlib.sha256(data_bytes).hexdigest(),
+        learning_outcomes=learning_outcomes,
+        warnings=tuple(warnings),
     )
     return module, out.problems
 
@@ -718,6 +857,7 @@ def load_catalogue(root: Path) -> Catalogue:
 def _load_catalogue(root: Path) -> Catalogue:
     courses: dict[str, Course] = {}
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     if not root.is_dir():
         return Catalogue({}, (Problem(".", 1, "content folder not found"),))
     for folder in sorted(root.iterdir()):
@@ -745,4 +885,5 @@ def _load_catalogue(root: Path) -> Catalogue:
         problems.extend(course.problems)
         for entry in course.entries:
             problems.extend(entry.all_problems)
-    return Catalogue(courses, tuple(sorted(set(problems))))
+            warnings.extend(entry.warnings)
+    return Catalogue(courses, tuple(sorted(set(problems))), tuple(sorted(set(warnings))))

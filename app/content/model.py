@@ -40,6 +40,15 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """A learning outcome: a stable id (explicit `{#id}` or positional o1, o2...), its text."""
+
+    id: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
 class QuizSettings:
     """Per-module quiz options from front matter, with the course default filled in."""
 
@@ -70,6 +79,12 @@ class Module:
     quiz_blocks: tuple[tuple[str, str, int], ...] = ()  # (kind, source, first file line)
     media_dir: Path | None = None
     content_hash: str = ""
+    learning_outcomes: tuple[Outcome, ...] = ()  # `outcomes` with their ids, in order
+    warnings: tuple[Problem, ...] = ()  # worth fixing, but the module stays visible
+
+    def outcome(self, outcome_id: str) -> Outcome | None:
+        """Find a learning outcome by id."""
+        return next((o for o in self.learning_outcomes if o.id == outcome_id), None)
 
     @property
     def reading_sections(self) -> tuple[Section, ...]:
@@ -92,6 +107,11 @@ class ModuleEntry:
     problems: tuple[Problem, ...] = ()  # errors that hide the module in every language
     # Errors of translations only: each hides its own language, whose learners get the default.
     translation_problems: tuple[Problem, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """Warnings of every language version, in file order."""
+        return tuple(w for module in self.versions.values() for w in module.warnings)
 
     @property
     def ok(self) -> bool:
@@ -175,6 +195,7 @@ class Catalogue:
 
     courses: dict[str, Course] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()  # reported by the checker; nothing is hidden for them
 
     def course(self, course_id: str) -> Course | None:
         """Find a course by id."""
