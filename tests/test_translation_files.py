@@ -36,6 +36,18 @@ def test_a_plain_translation_without_ids_takes_the_default_files_ids(root: Path)
     assert [s.title for s in en.sections] == ["First", "Second part", "Test yourself"]
 
 
+def test_a_translation_takes_outcome_ids_and_the_outcomes_its_questions_assess(root: Path) -> None:
+    """it.md names its outcome and ties a question to it; the plain en.md gets both."""
+    it = (root / "demo/01-m1/it.md").read_text()
+    it = it.replace("[Distinguere A da B]", "['Distinguere A da B {#tell-apart}']")
+    write(root, "demo/01-m1/it.md", it.replace("{#q-shop}", "{#q-shop outcome=tell-apart}"))
+    catalogue = load_catalogue(root)
+    assert catalogue.problems == ()
+    en = catalogue.courses["demo"].entries[0].versions["en"]
+    assert [o.id for o in en.learning_outcomes] == ["tell-apart"]
+    assert en.questions[0].outcomes == ("tell-apart",)
+
+
 @pytest.mark.parametrize(
     ("change", "line", "words"),
     [

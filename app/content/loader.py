@@ -462,9 +462,7 @@ def align_translation(module: Module, reference: Module) -> tuple[Module, list[P
             )
         )
     else:
-        for n, (mine, theirs) in enumerate(
-            zip(outcomes, reference.learning_outcomes, strict=True)
-        ):
+        for n, (mine, theirs) in enumerate(zip(outcomes, reference.learning_outcomes, strict=True)):
             # An outcome without `{#id}` is named by its position (o1, o2 ...).
             if mine.id != f"o{n + 1}" and mine.id != theirs.id:
                 problems.append(
