@@ -36,6 +36,16 @@ class Section:
     text: str  # the section's Markdown source, for narration and search
     eqf_levels: tuple[int, ...] = ()  # levels of the deepening blocks it contains
     has_quiz: bool = False  # holds quiz blocks: passing the quiz, not reading, completes it
+    explicit_id: bool = False  # written as `{#id}`; otherwise derived from the title
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A learning outcome: a stable id (explicit `{#id}` or positional o1, o2...), its text."""
+
+    id: str
+    text: str
+    line: int
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,12 @@ class Module:
     quiz_blocks: tuple[tuple[str, str, int], ...] = ()  # (kind, source, first file line)
     media_dir: Path | None = None
     content_hash: str = ""
+    learning_outcomes: tuple[Outcome, ...] = ()  # `outcomes` with their ids, in order
+    warnings: tuple[Problem, ...] = ()  # worth fixing, but the module stays visible
+
+    def outcome(self, outcome_id: str) -> Outcome | None:
+        """Find a learning outcome by id."""
+        return next((o for o in self.learning_outcomes if o.id == outcome_id), None)
 
     @property
     def reading_sections(self) -> tuple[Section, ...]:
@@ -88,12 +104,30 @@ class ModuleEntry:
     folder: str
     position: int
     versions: dict[str, Module]  # language -> module, only the versions without errors
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...] = ()  # errors that hide the module in every language
+    # Errors of translations only: each hides its own language, whose learners get the default.
+    translation_problems: tuple[Problem, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """Warnings of every language version, in file order."""
+        return tuple(w for module in self.versions.values() for w in module.warnings)
 
     @property
     def ok(self) -> bool:
-        """A module with any error is hidden from learners, in every language."""
+        """Visible to learners: the default-language file and the module as a whole are sound."""
         return not self.problems and bool(self.versions)
+
+    @property
+    def all_problems(self) -> tuple[Problem, ...]:
+        """Every error of the module and of its translations, in file and line order."""
+        return tuple(sorted({*self.problems, *self.translation_problems}))
+
+    @property
+    def hidden_languages(self) -> tuple[str, ...]:
+        """Languages whose file has errors (learners of them read the default language)."""
+        names = {Path(p.path).stem for p in self.translation_problems}
+        return tuple(sorted(names - set(self.versions)))
 
 
 @dataclass(frozen=True)
@@ -161,6 +195,7 @@ class Catalogue:
 
     courses: dict[str, Course] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()  # reported by the checker; nothing is hidden for them
 
     def course(self, course_id: str) -> Course | None:
         """Find a course by id."""
