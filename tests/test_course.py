@@ -293,3 +293,45 @@ def test_the_observatory_figure_names_its_source_and_no_invented_edition() -> No
                     assert "Osservatorio" in paragraph or "Observatory" in paragraph, paragraph
                     assert not re.search(r"\b20\d\d\b", paragraph), paragraph
         assert found, lang
+
+
+# --- outcomes that questions assess ---------------------------------------------------------
+
+# A judgement in a scenario: a choice or a calculation on a described case, not a recall.
+JUDGEMENT_TYPES = {QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE, QuestionType.NUMERICAL}
+
+
+@pytest.mark.parametrize(("module_id", "lang"), VERSIONS)
+def test_every_outcome_is_assessed_and_every_question_assesses_one(
+    module_id: str, lang: str
+) -> None:
+    module, _ = COURSE.module(module_id, lang)
+    ids = [o.id for o in module.learning_outcomes]
+    assert all(not re.fullmatch(r"o\d+", i) for i in ids), "outcomes carry explicit {#id}s"
+    assessed = {o for q in module.questions for o in q.outcomes}
+    assert [i for i in ids if i not in assessed] == []
+    assert [q.id for q in module.questions if not q.outcomes] == []
+    assert assessed <= set(ids)
+
+
+@pytest.mark.parametrize("module_id", MODULE_IDS)
+def test_both_languages_tie_questions_to_the_same_outcomes(module_id: str) -> None:
+    it, _ = COURSE.module(module_id, "it")
+    en, _ = COURSE.module(module_id, "en")
+    assert [o.id for o in it.learning_outcomes] == [o.id for o in en.learning_outcomes]
+    assert [(q.id, q.outcomes) for q in it.questions] == [(q.id, q.outcomes) for q in en.questions]
+
+
+@pytest.mark.parametrize(("module_id", "lang"), VERSIONS)
+def test_evaluate_outcomes_are_assessed_by_judgement_in_a_scenario(
+    module_id: str, lang: str
+) -> None:
+    """'Valutare'/'Evaluate' outcomes: only scenario questions (choice or calculation on a case)."""
+    module, _ = COURSE.module(module_id, lang)
+    evaluate = [o for o in module.learning_outcomes if o.text.startswith(("Valutare", "Evaluate"))]
+    assert evaluate, "every module has an outcome at the evaluation level"
+    for outcome in evaluate:
+        questions = [q for q in module.questions if outcome.id in q.outcomes]
+        assert questions, outcome.id
+        recall = [q.id for q in questions if q.type not in JUDGEMENT_TYPES or len(q.text) < 100]
+        assert recall == [], outcome.id
