@@ -163,15 +163,25 @@ def _capture(template: str, context: dict[str, Any]) -> Page:
 
 
 def render_page(
-    template: str, key: tuple[Hashable, ...], state: PageState, **context: Any
+    template: str,
+    key: tuple[Hashable, ...],
+    state: PageState,
+    shared: bool = True,
+    **context: Any,
 ) -> Response:
     """Serve `template` from the page cache under `key`, slots filled from `state`.
 
     :param key: everything the shared HTML depends on besides the template and the language
         (content version, ids, EQF level, artefact stamps); learner data never belongs in it.
     :param state: the per-learner values this page's slots read.
+    :param shared: False renders this one page directly (it shows something only this
+        viewer may see, e.g. a trainer's error list) and leaves the cache alone.
     """
     from flask_babel import get_locale
+
+    if not shared:
+        g.page_state = state
+        return Response(render_template(template, **context), mimetype="text/html")
 
     cache = page_cache()
     full_key = (template, str(get_locale()), *key)

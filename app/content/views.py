@@ -2,88 +2,24 @@
 
 from __future__ import annotations
 
-import os
-
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from werkzeug.routing import BaseConverter
 
 from app.content import slots as _slots  # noqa: F401  (registers the pages' learner slots)
-from app.content.catalog import ContentCache
 from app.content.loader import MEDIA_TYPES
-from app.content.model import Catalogue, Course
-from app.i18n import languages
 from app.pages import PageState, render_page
-from app.progress.services import (
+from app.progress.services import module_statuses, resume_point
+from app.web import (
+    artefact_stamp,
+    catalogue,
+    content_version,
+    course_or_404,
     current_learner,
     eqf_preference,
-    module_statuses,
-    resume_point,
 )
 
 bp = Blueprint("content", __name__)
-
-
-class LanguageConverter(BaseConverter):
-    """A two-letter language code; which ones exist is checked in the view."""
-
-    regex = r"[a-z]{2}"
-
-
-def _content_cache() -> ContentCache:
-    cache = current_app.extensions.get("academy.content")
-    if cache is None:
-        cache = ContentCache(
-            current_app.config["CONTENT_DIR"],
-            recheck_seconds=float(current_app.config["CONTENT_RECHECK_SECONDS"]),
-        )
-        current_app.extensions["academy.content"] = cache
-    return cache
-
-
-def catalogue() -> Catalogue:
-    """The current catalogue, reloaded if a content file changed since it was last checked."""
-    return _content_cache().get()
-
-
-def content_version() -> int:
-    """A number that changes whenever the catalogue is reloaded (part of page cache keys).
-
-    Read it after `catalogue()` in the same request, so both describe the same content.
-    """
-    return _content_cache().loads
-
-
-def _stamp(path: os.PathLike[str] | str) -> int:
-    """Modification time of a folder (0 if missing): it changes when a file in it is replaced."""
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return 0
-
-
-def artefact_stamp(course: Course, module_language: str) -> tuple[int, int]:
-    """Changes when the course's PDFs or the module language's audio manifests are rebuilt.
-
-    Builders write every artefact and manifest by atomic rename into these folders, which
-    updates the folder's mtime: two `stat` calls tell a cached page its panels went stale.
-    """
-    media = current_app.config["MEDIA_DIR"]
-    return (
-        _stamp(media / "pdf" / course.id),
-        _stamp(media / "audio" / "index" / course.id / module_language),
-    )
-
-
-def course_or_404(lang: str, course_id: str) -> Course:
-    """A course learners can see in a language the site speaks, or a friendly 404."""
-    if lang not in languages():
-        abort(404)
-    course = catalogue().course(course_id)
-    if course is None or not course.visible:
-        abort(404)
-    return course
 
 
 @bp.get("/")
@@ -95,8 +31,6 @@ def index() -> ResponseReturnValue:
 @bp.get("/<lang:lang>/")
 def home(lang: str) -> ResponseReturnValue:
     """The catalogue in a chosen language."""
-    if lang not in languages():
-        abort(404)
     return _catalogue_page()
 
 
@@ -104,10 +38,7 @@ def _catalogue_page() -> ResponseReturnValue:
     """The catalogue, one cached page per content version and language."""
     courses = [c for c in catalogue().courses.values() if c.visible]
     return render_page(
-        "content/catalogue.html",
-        (content_version(), request.path),
-        PageState(),
-        courses=courses,
+        "content/catalogue.html", (content_version(), request.path), PageState(), courses=courses
     )
 
 
@@ -142,6 +73,13 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         abort(404)
     module, fallback = found
     before, after = course.neighbours(module_id)
+    translation_problems = []
+    if fallback and current_user.is_authenticated and current_user.is_trainer:
+        # Trainers see why their language falls back: the translation's own errors.
+        entry = next(e for e in course.visible if e.id == module_id)
+        translation_problems = [
+            p for p in entry.translation_problems if p.path.rsplit("/", 1)[-1] == f"{lang}.md"
+        ]
     learner = current_learner()
     status = module_statuses(learner, course, lang).get(module.id) if learner else None
     eqf_level = eqf_preference()
@@ -150,10 +88,13 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         (content_version(), course.id, module.id, lang, eqf_level)
         + artefact_stamp(course, module.language),
         PageState(status=status),
+        # A trainer's page lists the translation's errors: theirs alone, not cached.
+        shared=not translation_problems,
         eqf_level=eqf_level,
         course=course,
         module=module,
         fallback=fallback,
+        translation_problems=translation_problems,
         before=before,
         after=after,
         lang=lang,
