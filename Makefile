@@ -16,7 +16,7 @@ TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-
 NODE_DEPS := node:nodejs npm:npm
 BENCH_DEPS := wrk:wrk
 
-.PHONY: run dev reload test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run dev reload load test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
 # Production server (gunicorn, deploy/gunicorn.conf.py: workers sized to the cores, access and
 # error logs on stderr) on loopback over plain http, so cookies cannot be Secure there.
@@ -65,6 +65,14 @@ check: $(VENV)/.installed
 bench: $(VENV)/.installed translations
 	$(call install_missing,$(BENCH_DEPS))
 	$(BIN)/python -m bench $(PARTS)
+
+# Simulated learners (Locust, headless) against gunicorn + SQLite on loopback; figures, CSV
+# and HTML report in load-report/. `make load LEARNERS=500 DURATION=2m THINK=15`.
+LEARNERS ?= 5000
+DURATION ?= 5m
+THINK ?= 15
+load: $(VENV)/.installed translations
+	$(BIN)/python -m bench.load --learners $(LEARNERS) --duration $(DURATION) --think $(THINK) --out load-report
 
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel -q compile -d app/translations

@@ -126,6 +126,8 @@ NOT_PAGES = {
     "pdf.module_pdf",
     "pdf.course_pdf",
     "quizzes.gift",
+    "health.healthz",  # JSON for load balancers
+    "pages.csrf_token",  # JSON for a cached page's script
 }
 
 # Violations per page, language and viewport, printed in the run's summary.
