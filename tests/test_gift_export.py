@@ -38,7 +38,7 @@ COURSE_QUESTIONS = [
     for lang, module in sorted(entry.versions.items())
     for q in module.questions
 ]
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "moodle-gift"
+CORPUS = Path(__file__).resolve().parent / "corpora" / "moodle-gift"
 CORPUS_FILES = ("cases.json", "cases-fixtures.json", "cases-edge-derived.json", "cases-extra.json")
 
 # Moodle's grade list (question/engine/bank.php): an imported fraction must be within 1e-5.
@@ -85,6 +85,7 @@ def differences(original: Question, back: Question) -> list[str]:
     )
     check("idnumber", original.idnumber, back.idnumber)
     check("tags", original.tags, back.tags)
+    check("outcomes", original.outcomes, back.outcomes)
     if original.type is QuestionType.TRUE_FALSE:
 
         def tf(q: Question) -> dict[str, tuple]:

@@ -18,6 +18,8 @@ def check() -> None:
     result = load_catalogue(root)
     for problem in result.problems:
         click.echo(str(problem))
+    for warning in result.warnings:
+        click.echo(f"{warning.path}:{warning.line}: warning: {warning.message}")
     courses = list(result.courses.values())
     modules = sum(len(c.entries) for c in courses)
     files = sum(len(e.versions) for c in courses for e in c.entries)
@@ -34,7 +36,8 @@ def check() -> None:
         raise SystemExit(1)
     click.echo(
         f"OK: {len(courses)} course(s), {modules} module(s), {files} file(s), "
-        f"{questions} question(s), no errors."
+        f"{questions} question(s), no errors"
+        + (f", {len(result.warnings)} warning(s)." if result.warnings else ".")
     )
 
 

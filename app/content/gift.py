@@ -30,6 +30,7 @@ from app.content.questions import (
     assign_ids,
     derived_id,
     option_id,
+    outcomes_from_tags,
     slugify,
 )
 
@@ -350,6 +351,7 @@ def _read_block(block: list[tuple[int, str]]) -> Question | GiftCategory | None:
         "title": title,
         "idnumber": idnumber,
         "tags": tags,
+        "outcomes": outcomes_from_tags(tags),
         "explicit_id": bool(title_slug),
     }
 

@@ -31,6 +31,7 @@ from app.content.model import (
     EqfRange,
     Module,
     ModuleEntry,
+    Outcome,
     QuizSettings,
     Section,
 )
@@ -100,6 +101,85 @@ def _key_lines(yaml_text: str, first_line: int) -> dict[str, int]:
         for key, _ in node.value
         if isinstance(key, yaml.ScalarNode)
     }
+
+
+def _item_lines(yaml_text: str, first_line: int, key: str) -> list[int]:
+    """File line of each item of the top-level list `key`, for errors about one item."""
+    try:
+        node = yaml.compose(yaml_text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key_node, value in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            if isinstance(value, yaml.SequenceNode):
+                return [item.start_mark.line + first_line for item in value.value]
+    return []
+
+
+_OUTCOME_ID_SUFFIX = re.compile(r"[ \t]*\{#([^{}]*)\}[ \t]*$")
+
+
+def _outcomes(
+    texts: tuple[str, ...], item_lines: list[int], key_line: int, out: _Collector
+) -> tuple[tuple[str, ...], tuple[Outcome, ...]]:
+    """Give each outcome its id: `{#id}` at the end of its text, or its position (o1, o2, ...)."""
+    plain: list[str] = []
+    outcomes: list[Outcome] = []
+    seen: dict[str, int] = {}
+    for index, text in enumerate(texts):
+        line = item_lines[index] if index < len(item_lines) else key_line
+        outcome_id = f"o{index + 1}"
+        match = _OUTCOME_ID_SUFFIX.search(text)
+        if match:
+            explicit = match.group(1).strip()
+            text = text[: match.start()].strip()
+            if VALID_ID.match(explicit):
+                outcome_id = explicit
+            else:
+                out.add(
+                    line,
+                    f"outcome id '{explicit}' must be lowercase letters, digits, '-' or '_'",
+                )
+        if outcome_id in seen:
+            out.add(line, f"outcome id '{outcome_id}' is already used at line {seen[outcome_id]}")
+        seen.setdefault(outcome_id, line)
+        plain.append(text)
+        outcomes.append(Outcome(outcome_id, text, line))
+    return tuple(plain), tuple(outcomes)
+
+
+def _check_outcomes(
+    outcomes: tuple[Outcome, ...], questions: list[Any], out: _Collector
+) -> list[Problem]:
+    """Errors for questions naming an unknown outcome; warnings for outcomes never assessed.
+
+    An unassessed outcome is only a warning: a course is mapped to its outcomes over time, and
+    hiding every module until then would take the course away from its learners.
+    """
+    known = {o.id for o in outcomes}
+    listed = ", ".join(sorted(known)) or "none"
+    for question in questions:
+        for name in question.outcomes:
+            if name not in known:
+                out.add(
+                    question.line,
+                    f"question '{question.id}' names outcome '{name}', which this module does "
+                    f"not have (its outcomes: {listed})",
+                )
+    assessed = {name for q in questions for name in q.outcomes}
+    return [
+        Problem(
+            out.path,
+            outcome.line,
+            f"outcome '{outcome.id}' is assessed by no question: name it in a question "
+            f"('// [tag:outcome:{outcome.id}]' in GIFT, '{{outcome={outcome.id}}}' in a quiz "
+            "block)",
+        )
+        for outcome in outcomes
+        if outcome.id not in assessed
+    ]
 
 
 def _load_yaml(text: str, first_line: int, out: _Collector) -> dict[str, Any] | None:
@@ -330,9 +410,24 @@ def _compare_translations(versions: dict[str, Module], default: str) -> list[Pro
     problems = []
     expected_sections = [s.id for s in reference.sections]
     expected_questions = [q.id for q in reference.questions]
+    expected_outcomes = [o.id for o in reference.learning_outcomes]
     for language, module in versions.items():
         if language == default:
             continue
+        outcome_ids = [o.id for o in module.learning_outcomes]
+        if outcome_ids != expected_outcomes:
+            line = next(
+                (o.line for o in module.learning_outcomes if o.id not in expected_outcomes),
+                module.learning_outcomes[0].line if module.learning_outcomes else 1,
+            )
+            problems.append(
+                Problem(
+                    module.path,
+                    line,
+                    f"outcome ids differ from {default}.md: {default}.md has "
+                    f"{expected_outcomes}, this file has {outcome_ids}",
+                )
+            )
         sections = [s.id for s in module.sections]
         if sections != expected_sections:
             line = next(
@@ -400,6 +495,12 @@ def load_module_file(
         return None, out.problems
     lines = _key_lines(yaml_text, yaml_line)
     fields = _module_fields(meta, lines, course, slug, out)
+    fields["outcomes"], learning_outcomes = _outcomes(
+        fields["outcomes"],
+        _item_lines(yaml_text, yaml_line, "outcomes"),
+        lines.get("outcomes", 1),
+        out,
+    )
 
     env: dict[str, Any] = {"language": language}
     tokens = MARKDOWN.parse(body, env)
@@ -417,6 +518,7 @@ def load_module_file(
             questions = quiz_syntax.parse_blocks(blocks)
         except ContentError as exc:
             out.problems.extend(exc.in_file(out.path))
+    warnings = _check_outcomes(learning_outcomes, questions, out)
 
     if out.problems:
         return None, out.problems
@@ -440,6 +542,8 @@ def load_module_file(
         quiz_blocks=blocks,
         media_dir=media_dir if media_dir.is_dir() else None,
         content_hash=hashlib.sha256(data_bytes).hexdigest(),
+        learning_outcomes=learning_outcomes,
+        warnings=tuple(warnings),
     )
     return module, out.problems
 
@@ -633,6 +737,7 @@ def load_catalogue(root: Path) -> Catalogue:
     """Load every course under the content root; a missing root is an empty catalogue."""
     courses: dict[str, Course] = {}
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     if not root.is_dir():
         return Catalogue({}, (Problem(display_path(root), 1, "content folder not found"),))
     for folder in sorted(root.iterdir()):
@@ -660,4 +765,5 @@ def load_catalogue(root: Path) -> Catalogue:
         problems.extend(course.problems)
         for entry in course.entries:
             problems.extend(entry.problems)
-    return Catalogue(courses, tuple(sorted(set(problems))))
+            warnings.extend(entry.warnings)
+    return Catalogue(courses, tuple(sorted(set(problems))), tuple(sorted(set(warnings))))

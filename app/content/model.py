@@ -39,6 +39,15 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """A learning outcome: a stable id (explicit `{#id}` or positional o1, o2...), its text."""
+
+    id: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
 class QuizSettings:
     """Per-module quiz options from front matter, with the course default filled in."""
 
@@ -69,6 +78,12 @@ class Module:
     quiz_blocks: tuple[tuple[str, str, int], ...] = ()  # (kind, source, first file line)
     media_dir: Path | None = None
     content_hash: str = ""
+    learning_outcomes: tuple[Outcome, ...] = ()  # `outcomes` with their ids, in order
+    warnings: tuple[Problem, ...] = ()  # worth fixing, but the module stays visible
+
+    def outcome(self, outcome_id: str) -> Outcome | None:
+        """Find a learning outcome by id."""
+        return next((o for o in self.learning_outcomes if o.id == outcome_id), None)
 
     @property
     def reading_sections(self) -> tuple[Section, ...]:
@@ -89,6 +104,11 @@ class ModuleEntry:
     position: int
     versions: dict[str, Module]  # language -> module, only the versions without errors
     problems: tuple[Problem, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """Warnings of every language version, in file order."""
+        return tuple(w for module in self.versions.values() for w in module.warnings)
 
     @property
     def ok(self) -> bool:
@@ -161,6 +181,7 @@ class Catalogue:
 
     courses: dict[str, Course] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()  # reported by the checker; nothing is hidden for them
 
     def course(self, course_id: str) -> Course | None:
         """Find a course by id."""

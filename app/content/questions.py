@@ -157,6 +157,7 @@ class Question:
     idnumber: str = ""
     tags: tuple[str, ...] = ()
     explicit_id: bool = False
+    outcomes: tuple[str, ...] = ()  # ids of the module's learning outcomes it assesses
 
     @property
     def is_missing_word(self) -> bool:
@@ -167,6 +168,21 @@ class Question:
     def is_graded(self) -> bool:
         """Whether a learner's response to this question can be scored automatically."""
         return self.type not in (QuestionType.DESCRIPTION, QuestionType.ESSAY)
+
+
+#: The Moodle tag that names a learning outcome in GIFT: `// [tag:outcome:o1]`.
+OUTCOME_TAG_PREFIX = "outcome:"
+
+
+def outcomes_from_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Outcome ids named by `outcome:<id>` tags, in order, without repeats (case-insensitive)."""
+    found: list[str] = []
+    for tag in tags:
+        if tag.lower().startswith(OUTCOME_TAG_PREFIX):
+            outcome = tag[len(OUTCOME_TAG_PREFIX) :].strip().lower()
+            if outcome and outcome not in found:
+                found.append(outcome)
+    return tuple(found)
 
 
 def option_id(index: int) -> str:

@@ -2,7 +2,7 @@
 
 A `quiz` block is a numbered list; each item is a question:
 
-    1. Question text {#optional-id}
+    1. Question text {#optional-id outcome=o1,o2}
        continued on indented lines
        - ( ) option            single choice: exactly one (x)
          > feedback for this option
@@ -29,6 +29,7 @@ from app.content.errors import ContentError
 from app.content.gift import read_gift_partial
 from app.content.questions import (
     BLANK,
+    OUTCOME_TAG_PREFIX,
     Gap,
     Option,
     Question,
@@ -43,7 +44,9 @@ from app.content.questions import (
 _QUESTION_RE = re.compile(r"( {0,3})([0-9]{1,9})[.)](?:[ \t]+(.*))?")
 _OPTION_RE = re.compile(r"( *)[-*+][ \t]+(\([ ]?\)|\([xX]\)|\[[ ]?\]|\[[xX]\])(?:[ \t]+(.*))?")
 _FEEDBACK_RE = re.compile(r"( *)>[ \t]?(.*)")
-_ID_SUFFIX_RE = re.compile(r"[ \t]*\{#([^{}]*)\}[ \t]*$")
+# The attribute block ending a question's first line: `{#id}`, `{outcome=o1,o2}` or both.
+_ATTRS_SUFFIX_RE = re.compile(r"[ \t]*\{((?:#|outcomes?[ \t]*=)[^{}]*)\}[ \t]*$")
+_OUTCOME_ATTR_RE = re.compile(r"outcomes?[ \t]*=[ \t]*((?:[^\s,]+[ \t]*,[ \t]*)*[^\s,]*)")
 _VALID_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _GAP_RE = re.compile(r"\[\[(.*?)\]\]")
 
@@ -212,17 +215,11 @@ class _QuizParser:
         label = f"question {draft.number}"
         first = draft.text[0][1]
         explicit: str | None = None
-        id_match = _ID_SUFFIX_RE.search(first)
-        if id_match:
-            explicit = id_match.group(1).strip()
-            first = first[: id_match.start()]
-            if not _VALID_ID_RE.fullmatch(explicit):
-                self.problem(
-                    draft.line,
-                    f"{label}: '{{#{explicit}}}' is not a valid question id; use letters, digits, "
-                    "'-' and '_' (starting with a letter or digit)",
-                )
-                explicit = None
+        outcomes: tuple[str, ...] = ()
+        attrs_match = _ATTRS_SUFFIX_RE.search(first)
+        if attrs_match:
+            first = first[: attrs_match.start()]
+            explicit, outcomes = self.attributes(label, draft.line, attrs_match.group(1))
         rest = textwrap.dedent("\n".join(line for _, line in draft.text[1:]))
         text = "\n".join(part for part in (first.strip(), rest.strip()) if part)
         text_lines = [(draft.line, first), *draft.text[1:]]
@@ -251,6 +248,9 @@ class _QuizParser:
             "syntax": Syntax.QUIZ,
             "general_feedback": _join(draft.general),
             "explicit_id": explicit is not None,
+            "outcomes": outcomes,
+            # The same Moodle tags GIFT uses, so an export to Moodle carries the outcomes.
+            "tags": tuple(OUTCOME_TAG_PREFIX + name for name in outcomes),
         }
         if gaps:
             parts = tuple(_GAP_RE.split(text)[::2])
@@ -271,6 +271,41 @@ class _QuizParser:
             options=options,
             **common,
         )
+
+    def attributes(self, label: str, line: int, text: str) -> tuple[str | None, tuple[str, ...]]:
+        """Read `#id` and `outcome=a,b` from a question's `{...}` block; report anything else."""
+        explicit: str | None = None
+        outcomes: list[str] = []
+        rest = text
+        for match in _OUTCOME_ATTR_RE.finditer(text):
+            names = [name.strip() for name in match.group(1).split(",")]
+            if not all(names):
+                self.problem(
+                    line,
+                    f"{label}: '{match.group(0).strip()}' names no outcome; write "
+                    "outcome=o1 or outcome=o1,o2 with the ids of the module's outcomes",
+                )
+            outcomes.extend(name for name in names if name and name not in outcomes)
+            rest = rest.replace(match.group(0), " ", 1)
+        words = rest.split()
+        for word in (w for w in words if "=" in w):
+            self.problem(
+                line,
+                f"{label}: '{word}' is not understood in '{{{text.strip()}}}'; the block "
+                "takes the question id '#id' and the outcomes it assesses 'outcome=o1,o2'",
+            )
+        # Everything else is the id, so `{#two words}` is reported as the id it tried to be.
+        id_words = [w for w in words if "=" not in w]
+        if id_words:
+            explicit = " ".join(id_words).removeprefix("#")
+            if not id_words[0].startswith("#") or not _VALID_ID_RE.fullmatch(explicit):
+                self.problem(
+                    line,
+                    f"{label}: '{{#{explicit}}}' is not a valid question id; use letters, "
+                    "digits, '-' and '_' (starting with a letter or digit)",
+                )
+                explicit = None
+        return explicit, tuple(outcomes)
 
     def gaps(self, label: str, text_lines: list[tuple[int, str]]) -> list[tuple[str, ...]]:
         found: list[tuple[str, ...]] = []

@@ -19,11 +19,13 @@ from dataclasses import replace
 from app.content.model import Course, Module
 from app.content.questions import (
     BLANK,
+    OUTCOME_TAG_PREFIX,
     AcceptedAnswer,
     Question,
     QuestionType,
     TextFormat,
     option_id,
+    outcomes_from_tags,
 )
 
 _ESCAPED = str.maketrans({c: "\\" + c for c in "~=#{}:"} | {"\n": "\\n", "\r": ""})
@@ -141,7 +143,11 @@ def _bracketed(kind: str, value: str) -> str:
 def _comments(question: Question) -> list[str]:
     """Moodle's idnumber and tags, which GIFT carries in a comment line."""
     bits = [_bracketed("id", question.idnumber)] if question.idnumber else []
-    bits += [_bracketed("tag", tag) for tag in question.tags]
+    tags = list(question.tags)
+    # Outcomes written in a quiz block travel to Moodle as tags, so they come back on import.
+    named = set(outcomes_from_tags(tags))
+    tags += [OUTCOME_TAG_PREFIX + name for name in question.outcomes if name not in named]
+    bits += [_bracketed("tag", tag) for tag in tags]
     return [f"// {' '.join(bits)}"] if bits else []
 
 

@@ -29,5 +29,6 @@ def content_status(lang: str) -> ResponseReturnValue:
         lang=lang,
         courses=list(result.courses.values()),
         problems=result.problems,
+        warnings=result.warnings,
         by_file=dict(by_file),
     )
