@@ -14,7 +14,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
 from app.content.model import Course, Module
-from app.content.questions import Question, QuestionType, TextFormat
+from app.content.questions import (
+    OUTCOME_TAG_PREFIX,
+    Question,
+    QuestionType,
+    TextFormat,
+    outcomes_from_tags,
+)
 
 # Moodle's question type names (question/type/*) for ours.
 MOODLE_TYPES: dict[QuestionType, str] = {
@@ -130,11 +136,19 @@ def question_element(question: Question, shuffle: bool = False) -> ET.Element:
             answer = ET.SubElement(sub, "answer")
             _value(answer, "text", pair.answer)
 
-    if question.tags:
-        tags = ET.SubElement(element, "tags")
-        for tag in question.tags:
-            _text(tags, "tag", tag)
+    tags = moodle_tags(question)
+    if tags:
+        container = ET.SubElement(element, "tags")
+        for tag in tags:
+            _text(container, "tag", tag)
     return element
+
+
+def moodle_tags(question: Question) -> list[str]:
+    """The question's tags, plus `outcome:<id>` for each outcome it assesses (as GIFT writes)."""
+    tags = list(question.tags)
+    named = set(outcomes_from_tags(tags))
+    return tags + [OUTCOME_TAG_PREFIX + o for o in question.outcomes if o not in named]
 
 
 def to_moodle_xml(
