@@ -1,14 +1,19 @@
-"""`flask content export-gift|export-moodle-xml COURSE [MODULE]`: questions for Moodle."""
+"""`flask content export-gift|export-moodle-xml COURSE [MODULE]`: questions for Moodle.
+
+Added to the `content` group by the app factory (`register_commands`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
-from app.content.cli import content_cli
-from app.content.loader import load_catalogue
+from app.content.catalog import catalogue_of
 from app.content.model import Course, Module
 from app.quizzes.gift_export import module_to_gift
 from app.quizzes.moodle_xml import modules_to_moodle_xml
@@ -18,7 +23,7 @@ def _modules_with_questions(
     course_id: str, module_id: str | None, language: str | None
 ) -> tuple[Course, list[Module]]:
     """The course and its visible modules (or the one named) that have questions."""
-    catalogue = load_catalogue(Path(current_app.config["CONTENT_DIR"]))
+    catalogue = catalogue_of(current_app)
     course = catalogue.course(course_id)
     if course is None:
         raise click.ClickException(
@@ -49,22 +54,30 @@ def _write(text: str, output: Path | None, modules: int) -> None:
         click.echo(text, nl=False)
 
 
-_language = click.option(
-    "--language", "-l", help="Language of the questions (default: the course's)."
-)
-_output = click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of standard output.",
-)
+def _export_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """COURSE [MODULE] -l/--language -o/--output, the same for every export."""
+    for option in reversed(
+        [
+            with_appcontext,
+            click.argument("course_id"),
+            click.argument("module_id", required=False),
+            click.option(
+                "--language", "-l", help="Language of the questions (default: the course's)."
+            ),
+            click.option(
+                "--output",
+                "-o",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Write to this file instead of standard output.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
-@content_cli.command("export-gift")
-@click.argument("course_id")
-@click.argument("module_id", required=False)
-@_language
-@_output
+@click.command("export-gift")
+@_export_options
 def export_gift(
     course_id: str, module_id: str | None, language: str | None, output: Path | None
 ) -> None:
@@ -73,11 +86,8 @@ def export_gift(
     _write("\n".join(module_to_gift(course, m) for m in modules), output, len(modules))
 
 
-@content_cli.command("export-moodle-xml")
-@click.argument("course_id")
-@click.argument("module_id", required=False)
-@_language
-@_output
+@click.command("export-moodle-xml")
+@_export_options
 def export_moodle_xml(
     course_id: str, module_id: str | None, language: str | None, output: Path | None
 ) -> None:
