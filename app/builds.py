@@ -23,8 +23,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from app import tasks
-from app.content.catalog import content_stamp
-from app.content.loader import load_catalogue
+from app.content.catalog import catalogue_of, content_stamp
 from app.content.model import Catalogue, Course
 
 SNAPSHOT = "builds:snapshot"  # queue key: what the last look at the files saw
@@ -46,7 +45,7 @@ def pdf_key(course_id: str, lang: str, module_id: str = "") -> str:
 
 
 def _catalogue(app: Flask) -> Catalogue:
-    return load_catalogue(Path(app.config["CONTENT_DIR"]))
+    return catalogue_of(app)
 
 
 @tasks.task(
@@ -160,7 +159,7 @@ def follow_content() -> None:
     if memo.get("stamp") == stamp:
         return
     queue = tasks.queue_for(app)
-    after = snapshot(load_catalogue(root))
+    after = snapshot(catalogue_of(app))
     before = queue.read(SNAPSHOT) or {}
     for course_id, lang, module_id in changed_versions(before, after):
         queue_rebuild(course_id, lang, module_id)

@@ -11,7 +11,6 @@ from flask.typing import ResponseReturnValue
 
 from app.builds import pdf_key, rebuild_pdf
 from app.content.model import Course, Module
-from app.content.views import catalogue, course_or_404
 from app.extensions import db
 from app.pdf.build import (
     PRINT_CSS,
@@ -21,11 +20,10 @@ from app.pdf.build import (
     find_artefact,
     latest_artefact,
     module_job,
-    site_base_url,
 )
 from app.progress import services as progress
-from app.progress.services import current_learner
 from app.tasks import queue_for
+from app.web import catalogue, course_or_404, current_learner, site_base_url
 
 bp = Blueprint("pdf", __name__)
 
