@@ -65,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
     # Seconds before the first retry after the LRS failed; doubled each time up to the maximum.
     "XAPI_RETRY_SECONDS": 5.0,
     "XAPI_RETRY_MAX_SECONDS": 3600.0,
+    # Multiplies every task's retry delays (1.0: as declared; lower retries sooner).
+    "QUEUE_RETRY_FACTOR": 1.0,
 }
 
 
