@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "app.audio.build": ENTRY,
     "app.pdf.build": ENTRY,
     "app.pdf.certificate": ENTRY,
+    "app.builds": ENTRY,  # queues rebuilds after an edit (a builder's entry point)
     "app.xapi.models": MODELS,
     "app.xapi.services": SERVICES,
     "app.xapi.forms": WEB,
