@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a running job's lease lasts without a heartbeat: a job whose worker died is run
     # again after this long.
     "QUEUE_LEASE_SECONDS": 60,
+    # Multiplies every task's retry delays (1.0: as declared; lower retries sooner).
+    "QUEUE_RETRY_FACTOR": 1.0,
 }
 
 
@@ -62,6 +64,8 @@ def _coerce(value: str, default: Any) -> Any:
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int):
         return int(value)
+    if isinstance(default, float):
+        return float(value)
     return value
 
 
