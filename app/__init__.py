@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
+    from app.studio.views import bp as studio_bp
     from app.trainer.views import bp as trainer_bp
     from app.web import language_converter
 
@@ -81,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audio_bp)
     app.register_blueprint(pdf_bp)
     app.register_blueprint(quizzes_bp)
+    app.register_blueprint(studio_bp)
 
 
 def register_errors(app: Flask) -> None:

@@ -575,12 +575,15 @@ def _split_front_matter(raw: str, out: _Collector) -> tuple[str, int, str, int] 
 
 
 def load_module_file(
-    path: Path, course: Course, slug: str, language: str
+    path: Path, course: Course, slug: str, language: str, source: bytes | None = None
 ) -> tuple[Module | None, list[Problem]]:
-    """Parse one module file into a Module, collecting every problem with its line."""
+    """Parse one module file into a Module, collecting every problem with its line.
+
+    :param source: the file's bytes as the studio's editor holds them (default: read `path`).
+    """
     out = _Collector(path)
     try:
-        data_bytes = path.read_bytes()
+        data_bytes = path.read_bytes() if source is None else source
         raw = data_bytes.decode("utf-8")
     except OSError as exc:
         out.add(1, f"cannot read the file: {exc.strerror}")
