@@ -43,7 +43,8 @@ def sign_in(browser, url: str, email: str):  # type: ignore[no-untyped-def]
 
 def cursor_line(page) -> int:  # type: ignore[no-untyped-def]
     return page.evaluate(
-        "() => { const v = window.studioEditor; return v.state.doc.lineAt(v.state.selection.main.head).number; }"
+        "() => { const v = window.studioEditor;"
+        " return v.state.doc.lineAt(v.state.selection.main.head).number; }"
     )
 
 
@@ -82,7 +83,8 @@ def test_trainer_edits_previews_sees_errors_publishes_and_restores(site) -> None
         v.dispatch({changes: {from: at, to: at + 28, insert: "Typed in the browser."}}); }"""
     )
     page.wait_for_function(
-        "() => document.querySelector('[data-preview]').textContent.includes('Typed in the browser.')"
+        "() => document.querySelector('[data-preview]')"
+        ".textContent.includes('Typed in the browser.')"
     )
     page.click('button[value="publish"]')
     page.wait_for_load_state()
@@ -125,7 +127,8 @@ def test_two_trainers_conflicting_saves_lose_nothing(site) -> None:
     def replace(page, old: str, new: str) -> None:  # type: ignore[no-untyped-def]
         page.evaluate(
             """([o, n]) => { const v = window.studioEditor; const t = v.state.doc.toString();
-            const at = t.indexOf(o); v.dispatch({changes: {from: at, to: at + o.length, insert: n}}); }""",
+            const at = t.indexOf(o);
+            v.dispatch({changes: {from: at, to: at + o.length, insert: n}}); }""",
             [old, new],
         )
 
