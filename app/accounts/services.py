@@ -86,6 +86,17 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.flush()
 
 
+def end_sessions(user: User) -> None:
+    """End every session of the account: cookies and "remember me" of every device stop working.
+
+    Sessions live in signed cookies, so the account's session token is what revokes them: a
+    cookie carrying the old token no longer signs anyone in.
+    """
+    write_transaction()
+    user.session_token = secrets.token_hex(16)
+    db.session.flush()
+
+
 def adopt_guest(guest_key: str | None, user: User, courses: dict[str, Any]) -> int:
     """Move what a guest did in this browser to their account. Returns statements moved."""
     if not guest_key:
