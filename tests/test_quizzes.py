@@ -18,12 +18,12 @@ from app.accounts import services as accounts
 from app.content.gift import parse_gift
 from app.content.model import Module
 from app.content.questions import QuestionType
-from app.content.views import catalogue
 from app.extensions import db
 from app.progress.models import ModuleProgress, Statement
 from app.quizzes import services
 from app.quizzes.models import QuizAttempt
 from app.quizzes.services import choice_id, field_name
+from app.web import catalogue
 from tests.conftest import CONTENT, make_app
 from tests.helpers import PASSWORD, csrf_from, login, register
 

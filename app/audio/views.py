@@ -17,8 +17,7 @@ from flask.typing import ResponseReturnValue
 from app.audio.narration import Chapter, module_chapters
 from app.audio.store import Store
 from app.content.model import Course, Module
-from app.content.views import catalogue
-from app.i18n import languages
+from app.web import module_or_404
 
 bp = Blueprint("audio", __name__)
 
@@ -122,17 +121,6 @@ def audio_for(course: Course, module: Module) -> ModuleAudio:
     return module_audio(course, module)
 
 
-def _module_or_404(lang: str, course_id: str, module_id: str) -> tuple[Course, Module]:
-    """The visible module behind a URL (with the page's language fallback), or 404."""
-    if lang not in languages():
-        abort(404)
-    course = catalogue().course(course_id)
-    found = course.module(module_id, lang) if course else None
-    if course is None or found is None:
-        abort(404)
-    return course, found[0]
-
-
 def _send(path: Path, mimetype: str, version: str, name: str) -> ResponseReturnValue:
     """Send an artefact: ranges, ETag, and long caching only for a versioned URL."""
     if not path.is_file():
@@ -167,7 +155,7 @@ def _chapter_or_404(
     lang: str, course_id: str, module_id: str, section_id: str
 ) -> tuple[Module, ChapterAudio]:
     """A section's built audio, looked up by ids in the catalogue and the manifest."""
-    course, module = _module_or_404(lang, course_id, module_id)
+    course, module = module_or_404(lang, course_id, module_id)
     chapter = module_audio(course, module).chapter(section_id)
     if chapter is None or not chapter.available:
         abort(404)
@@ -193,7 +181,7 @@ def section_vtt(lang: str, course_id: str, module_id: str, section_id: str) -> R
 @bp.get("/<lang:lang>/<course_id>/<module_id>.mp3")
 def module_mp3(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     """The whole module as one MP3 with ID3 chapters."""
-    course, module = _module_or_404(lang, course_id, module_id)
+    course, module = module_or_404(lang, course_id, module_id)
     audio = module_audio(course, module)
     if not audio.whole_key:
         abort(404)

@@ -10,7 +10,6 @@ from flask import Blueprint, abort, current_app, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from app.content.model import Course, Module
-from app.content.views import catalogue, course_or_404
 from app.extensions import db
 from app.pdf.build import (
     PRINT_CSS,
@@ -19,10 +18,9 @@ from app.pdf.build import (
     ensure_artefact,
     latest_artefact,
     module_job,
-    site_base_url,
 )
 from app.progress import services as progress
-from app.progress.services import current_learner
+from app.web import catalogue, course_or_404, current_learner, site_base_url
 
 bp = Blueprint("pdf", __name__)
 

@@ -1,4 +1,7 @@
-"""`flask content export-gift COURSE [MODULE]`: a course's questions as GIFT for Moodle."""
+"""`flask content export-gift COURSE [MODULE]`: a course's questions as GIFT for Moodle.
+
+Added to the `content` group by the app factory (`register_commands`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
-from app.content.cli import content_cli
-from app.content.loader import load_catalogue
+from app.content.catalog import catalogue_of
 from app.quizzes.gift_export import module_to_gift
 
 
-@content_cli.command("export-gift")
+@click.command("export-gift")
+@with_appcontext
 @click.argument("course_id")
 @click.argument("module_id", required=False)
 @click.option("--language", "-l", help="Language of the questions (default: the course's).")
@@ -26,7 +30,7 @@ def export_gift(
     course_id: str, module_id: str | None, language: str | None, output: Path | None
 ) -> None:
     """Write the questions of a course (or of one module) as GIFT that Moodle imports."""
-    catalogue = load_catalogue(Path(current_app.config["CONTENT_DIR"]))
+    catalogue = catalogue_of(current_app)
     course = catalogue.course(course_id)
     if course is None:
         raise click.ClickException(

@@ -132,9 +132,13 @@
     if (!audio.paused && box.height && (box.top < 0 || box.bottom > window.innerHeight)) {
       // Follow the voice down the page, as a finger follows the line.
       const parent = range.startContainer.parentElement;
-      if (parent) parent.scrollIntoView({ block: "center", behavior: "smooth" });
+      if (parent) parent.scrollIntoView({ block: "center", behavior: motion() });
     }
   }
+
+  // Smooth scrolling, unless the learner asked the system for less motion.
+  const lessMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+  const motion = () => (lessMotion && lessMotion.matches ? "auto" : "smooth");
 
   function renderReadalong(list) {
     readalong.replaceChildren();
@@ -293,8 +297,8 @@
   // The element's events ------------------------------------------------------------------
   audio.addEventListener("play", () => {
     playButton.textContent = "‖";
-    playButton.setAttribute("aria-pressed", "true");
     playButton.setAttribute("aria-label", playButton.dataset.labelPause);
+    playButton.title = playButton.dataset.labelPause + " (K)";
     root.classList.add("is-playing");
     // The section being heard opens on the page, so its text can be followed.
     const element = current >= 0 ? chapterElement(current) : null;
@@ -307,8 +311,8 @@
   });
   audio.addEventListener("pause", () => {
     playButton.textContent = "▶";
-    playButton.setAttribute("aria-pressed", "false");
     playButton.setAttribute("aria-label", playButton.dataset.labelPlay);
+    playButton.title = playButton.dataset.labelPlay + " (K)";
     root.classList.remove("is-playing");
     if (!audio.ended) report();
   });
