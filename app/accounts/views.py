@@ -138,7 +138,6 @@ def logout(lang: str) -> ResponseReturnValue:
 @login_required
 def sign_out_everywhere(lang: str) -> ResponseReturnValue:
     """End every session of the account, on every device (this one included)."""
-    _check_lang(lang)
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
