@@ -19,6 +19,7 @@ from app.pdf.build import (
     latest_artefact,
     module_job,
 )
+from app.pdf.render import RenderTimeout
 from app.progress import services as progress
 from app.web import catalogue, course_or_404, current_learner, site_base_url
 
@@ -44,7 +45,12 @@ def _job(key: tuple[Any, ...], make: Callable[[], PdfJob | None]) -> PdfJob | No
 
 def _send(job: PdfJob) -> ResponseReturnValue:
     """The PDF artefact as a download, with its content hash as ETag."""
-    artefact = ensure_artefact(job)
+    try:
+        artefact = ensure_artefact(job)
+    except RenderTimeout:
+        # Logged; the learner gets a page that says to try later, not a 500.
+        current_app.logger.exception("PDF %s took too long to render", job.download_name)
+        abort(503)
     return send_file(
         artefact.path,
         mimetype="application/pdf",
