@@ -55,10 +55,14 @@ def register_extensions(app: Flask) -> None:
     from app import tasks
 
     tasks.init_app(app)
+    from app.xapi import outbox
+
+    outbox.init_app(app)  # statements queued for the external LRS, when one is configured
     # Models must be imported for Alembic's autogenerate to see their tables.
     from app.accounts import models as _accounts_models  # noqa: F401
     from app.progress import models as _progress_models  # noqa: F401
     from app.quizzes import models as _quizzes_models  # noqa: F401
+    from app.xapi import models as _xapi_models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -71,6 +75,8 @@ def register_blueprints(app: Flask) -> None:
     from app.quizzes.views import bp as quizzes_bp
     from app.trainer.views import bp as trainer_bp
     from app.web import language_converter
+    from app.xapi.admin import bp as xapi_admin_bp
+    from app.xapi.views import bp as xapi_bp
 
     # `<lang:...>` matches only the site's languages: /xx/... is a 404 before any view runs.
     app.url_map.converters["lang"] = language_converter(app.config["LANGUAGES"])
@@ -81,6 +87,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audio_bp)
     app.register_blueprint(pdf_bp)
     app.register_blueprint(quizzes_bp)
+    app.register_blueprint(xapi_bp)
+    app.register_blueprint(xapi_admin_bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -96,15 +104,18 @@ def register_commands(app: Flask) -> None:
     from app.audio.cli import audio_cli
     from app.content.cli import content_cli
     from app.pdf.cli import pdf_cli
-    from app.quizzes.cli import export_gift
+    from app.quizzes.cli import export_gift, export_moodle_xml
     from app.tasks_cli import worker_command
+    from app.xapi.cli import xapi_cli
 
     content_cli.add_command(export_gift)
+    content_cli.add_command(export_moodle_xml)
     app.cli.add_command(content_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audio_cli)
     app.cli.add_command(pdf_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(xapi_cli)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -42,6 +42,13 @@ LAYERS: dict[str, int] = {
     "app.audio.build": ENTRY,
     "app.pdf.build": ENTRY,
     "app.pdf.certificate": ENTRY,
+    "app.builds": ENTRY,  # queues rebuilds after an edit (a builder's entry point)
+    "app.xapi.models": MODELS,
+    "app.xapi.services": SERVICES,
+    "app.xapi.forms": WEB,
+    "app.xapi.outbox": ENTRY,  # the sender, run by the queue and by `flask xapi forward`
+    "app.xapi.tasks": ENTRY,
+    "app.xapi.admin": ENTRY,  # views of the admin and trainer pages
 }
 
 #: Third-party packages a layer may not import at all.

@@ -30,9 +30,10 @@ class ChapterAudio:
 
     id: str
     title: str
-    key: str  # empty when there is no audio for the current text
+    key: str  # empty when there is no audio for this chapter at all
     duration: float
     engine: str
+    stale: bool = False  # built for an earlier text: served until the rebuild replaces it
 
     @property
     def available(self) -> bool:
@@ -42,16 +43,22 @@ class ChapterAudio:
 
 @dataclass(frozen=True)
 class ModuleAudio:
-    """A module's audio: its chapters and the whole-module file, if built for this text."""
+    """A module's audio: its chapters and the whole-module file."""
 
     chapters: tuple[ChapterAudio, ...]
     whole_key: str = ""
     whole_duration: float = 0.0
+    whole_stale: bool = False
 
     @property
     def available(self) -> bool:
         """Whether any chapter can be played."""
         return any(c.available for c in self.chapters)
+
+    @property
+    def updating(self) -> bool:
+        """Whether some of this audio is from before the last edit (a rebuild will replace it)."""
+        return self.whole_stale or any(c.stale for c in self.chapters)
 
     def chapter(self, chapter_id: str) -> ChapterAudio | None:
         """Find a chapter by id."""
@@ -77,7 +84,11 @@ def _chapters(course: Course, module: Module) -> tuple[Chapter, ...]:
 
 
 def module_audio(course: Course, module: Module) -> ModuleAudio:
-    """What audio exists for the module's current text (stale artefacts do not count)."""
+    """What audio exists for the module: current artefacts, else the previous ones (stale).
+
+    After an edit the manifest still names the audio of the earlier text until the queue's
+    rebuild replaces it; learners keep hearing it, marked as being updated, never a 404.
+    """
     store = _store()
     manifest = store.read_manifest(course.id, module.language, module.id)
     built = {c.get("id"): c for c in manifest.get("chapters", []) if isinstance(c, dict)}
@@ -85,33 +96,32 @@ def module_audio(course: Course, module: Module) -> ModuleAudio:
     for chapter in _chapters(course, module):
         entry = built.get(chapter.id) or {}
         key = str(entry.get("key") or "")
-        current = key and entry.get("digest") == chapter.digest
-        if current:
-            try:
-                current = store.has_section(key)
-            except ValueError:
-                current = False
+        try:
+            present = bool(key) and store.has_section(key)
+        except ValueError:
+            present = False
         chapters.append(
             ChapterAudio(
                 id=chapter.id,
                 title=chapter.title,
-                key=key if current else "",
-                duration=float(entry.get("duration") or 0.0) if current else 0.0,
-                engine=str(entry.get("engine") or "") if current else "",
+                key=key if present else "",
+                duration=float(entry.get("duration") or 0.0) if present else 0.0,
+                engine=str(entry.get("engine") or "") if present else "",
+                stale=present and entry.get("digest") != chapter.digest,
             )
         )
     whole = manifest.get("whole") or {}
     whole_key = str(whole.get("key") or "")
-    whole_ok = bool(whole_key) and all(c.available for c in chapters)
-    if whole_ok:
-        try:
-            whole_ok = store.module_path(whole_key).is_file()
-        except ValueError:
-            whole_ok = False
+    try:
+        whole_ok = bool(whole_key) and store.module_path(whole_key).is_file()
+    except ValueError:
+        whole_ok = False
+    stale = bool(whole.get("stale")) or any(c.stale for c in chapters)
     return ModuleAudio(
         chapters=tuple(chapters),
         whole_key=whole_key if whole_ok else "",
         whole_duration=float(whole.get("duration") or 0.0) if whole_ok else 0.0,
+        whole_stale=whole_ok and stale,
     )
 
 

@@ -304,7 +304,13 @@ def submit(
         module,
         "passed" if passed else "failed",
         language=language,
-        result={"score": result.total, "attempt": state.token},
+        result={
+            "score": result.total,
+            "raw": sum(result.per_question.values()),
+            "max": len(result.per_question),
+            "duration": max(0.0, (now - state.started_at).total_seconds()),
+            "attempt": state.token,
+        },
         channel="web",
     )
     attempt = QuizAttempt(
