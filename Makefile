@@ -16,7 +16,7 @@ PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:
 TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-server:redis-server
 NODE_DEPS := node:nodejs npm:npm
 
-.PHONY: run test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
 # Local serving over plain http on loopback: cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
@@ -30,10 +30,16 @@ run: sysdeps-run $(VENV)/.installed translations instance/secret_key $(STUDIO_BU
 
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
+# Two workers (pytest-xdist); the coverage of app/ is printed at the end (TOTAL is the figure).
 test: sysdeps-test $(VENV)/.installed node_modules/.installed $(STUDIO_BUNDLE) translations lint
-	$(BIN)/python -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term; \
+	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
 	scripts/test-postgres.sh $(BIN)/python -m pytest -m db -p no:cacheprovider; \
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no database test: failing"; exit $$rc
+
+# Everything but the browser, PDF-rendering, audio-synthesis and PostgreSQL tests: under a minute.
+test-fast: $(VENV)/.installed translations
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not browser and not pdf and not audio"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check app tests wsgi.py bench
@@ -99,4 +105,4 @@ instance/secret_key:
 	@chmod 600 $@
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache node_modules
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.* node_modules
