@@ -110,6 +110,8 @@ PAGES = [
         "learner",
         403,
     ),
+    Page("trainer: xAPI forwarding", "/{lang}/trainer/xapi/", "xapi_admin.forwarding", "trainer"),
+    Page("xAPI clients, trainer", "/{lang}/admin/xapi/", "xapi_admin.clients", "trainer", 403),
     Page("not found", "/{lang}/no-such-course/", "content.course", status=404),
 ]
 
@@ -126,6 +128,8 @@ NOT_PAGES = {
     "pdf.module_pdf",
     "pdf.course_pdf",
     "quizzes.gift",
+    "xapi.about",  # JSON: the statements API
+    "xapi.get_statements",
 }
 
 # Violations per page, language and viewport, printed in the run's summary.
