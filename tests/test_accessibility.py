@@ -21,7 +21,7 @@ from flask import Flask
 
 from tests.browser import chromium
 from tests.report import TERMINAL_REPORT
-from tests.sampler import AXE, LEARNER, TRAINER, axe_violations, sign_in
+from tests.sampler import ADMIN, AXE, LEARNER, TRAINER, axe_violations, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +77,7 @@ class Page:
     name: str
     path: str  # {lang} is replaced by the page's language
     endpoint: str  # the Flask endpoint it shows, for the coverage check
-    who: str = "guest"  # guest, learner or trainer
+    who: str = "guest"  # guest, learner, trainer or admin
     status: int = 200
     then: Callable[[Any], Any] | None = field(default=None, compare=False)
 
@@ -111,7 +111,7 @@ PAGES = [
         403,
     ),
     Page("trainer: xAPI forwarding", "/{lang}/trainer/xapi/", "xapi_admin.forwarding", "trainer"),
-    Page("xAPI clients, trainer", "/{lang}/admin/xapi/", "xapi_admin.clients", "trainer", 403),
+    Page("admin: xAPI clients", "/{lang}/admin/xapi/", "xapi_admin.clients", "admin"),
     Page("not found", "/{lang}/no-such-course/", "content.course", status=404),
 ]
 
@@ -128,7 +128,7 @@ NOT_PAGES = {
     "pdf.module_pdf",
     "pdf.course_pdf",
     "quizzes.gift",
-    "xapi.about",  # JSON: the statements API
+    "xapi.about",  # JSON for xAPI clients
     "xapi.get_statements",
 }
 
@@ -145,7 +145,8 @@ def contexts(sampler: tuple[Flask, str]) -> Iterator[dict[str, Any]]:
     _app, url = sampler
     with chromium() as browser:
         made: dict[str, Any] = {}
-        for who, email in (("guest", None), ("learner", LEARNER), ("trainer", TRAINER)):
+        visitors = (("guest", None), ("learner", LEARNER), ("trainer", TRAINER), ("admin", ADMIN))
+        for who, email in visitors:
             context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=url)
             if email:
                 sign_in(context, email)
