@@ -16,6 +16,8 @@ from app.pdf.render import MAX_DATA_URL, RefusedResource, ResourcePolicy, SafeFe
 from tests.conftest import ROOT, make_app
 from tests.pdf_tools import flat, pdf_pages_text, run
 
+pytestmark = pytest.mark.pdf
+
 BASE = "http://academy.test/"
 SECRET = "TOP-SECRET-FILE-CONTENT-42"
 

@@ -695,11 +695,14 @@ def _split_front_matter(raw: str, out: _Collector) -> tuple[str, int, str, int] 
 
 
 def load_module_file(
-    path: Path, course: Course, slug: str, language: str
+    path: Path, course: Course, slug: str, language: str, source: bytes | None = None
 ) -> tuple[Module | None, list[Problem]]:
-    """Parse one module file into a Module, collecting every problem with its line."""
+    """Parse one module file into a Module, collecting every problem with its line.
+
+    :param source: the file's bytes as the studio's editor holds them (default: read `path`).
+    """
     out = _Collector(path)
-    data_bytes = _read_capped(path, out)
+    data_bytes = _read_capped(path, out) if source is None else source
     if data_bytes is None:
         return None, out.problems
     try:
