@@ -32,6 +32,8 @@ LANGUAGES = ["en", "it"]
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 MODULE = "/{lang}/sampler/every-block/"
 TRAINER_CONTENT = "/{lang}/trainer/content/"
+STUDIO = "/{lang}/trainer/studio/"
+SOURCE = "sampler/02-short/en.md"
 
 
 def open_all_sections(page: Any) -> None:
@@ -112,6 +114,9 @@ PAGES = [
     ),
     Page("trainer: xAPI forwarding", "/{lang}/trainer/xapi/", "xapi_admin.forwarding", "trainer"),
     Page("admin: xAPI clients", "/{lang}/admin/xapi/", "xapi_admin.clients", "admin"),
+    Page("trainer: studio", "/{lang}/trainer/studio/", "studio.index", "trainer"),
+    Page("trainer: studio editor", STUDIO + "edit/" + SOURCE, "studio.edit", "trainer"),
+    Page("trainer: studio history", STUDIO + "history/" + SOURCE, "studio.history", "trainer"),
     Page("not found", "/{lang}/no-such-course/", "content.course", status=404),
 ]
 
