@@ -7,6 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
+STUDIO_BUNDLE := static/vendor/studio-editor.js
 
 # System commands the project needs, and the Debian package that provides each (command:package).
 RUN_DEPS := python3:python3
@@ -16,13 +17,13 @@ TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-
 NODE_DEPS := node:nodejs npm:npm
 BENCH_DEPS := wrk:wrk
 
-.PHONY: run dev reload load test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run dev reload load test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
 # Production server (gunicorn, deploy/gunicorn.conf.py: workers sized to the cores, access and
 # error logs on stderr) on loopback over plain http, so cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
 run: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
-run: sysdeps-run $(VENV)/.installed translations instance/secret_key
+run: sysdeps-run $(VENV)/.installed translations instance/secret_key $(STUDIO_BUNDLE)
 	export ACADEMY_SECRET_KEY="$${ACADEMY_SECRET_KEY:-$$(cat instance/secret_key)}"; \
 	$(BIN)/flask db upgrade && \
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
@@ -44,10 +45,16 @@ reload:
 
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
-test: sysdeps-test $(VENV)/.installed node_modules/.installed translations lint
-	$(BIN)/python -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
+# Two workers (pytest-xdist); the coverage of app/ is printed at the end (TOTAL is the figure).
+test: sysdeps-test $(VENV)/.installed node_modules/.installed $(STUDIO_BUNDLE) translations lint
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term; \
+	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
 	scripts/test-postgres.sh $(BIN)/python -m pytest -m db -p no:cacheprovider; \
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no database test: failing"; exit $$rc
+
+# Everything but the browser, PDF-rendering, audio-synthesis and PostgreSQL tests: under a minute.
+test-fast: $(VENV)/.installed translations
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not browser and not pdf and not audio"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check app tests wsgi.py bench deploy
@@ -110,6 +117,11 @@ node_modules/.installed: package.json package-lock.json
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(@D) && touch $@
 
+# The studio's editor (CodeMirror 6 from npm, pinned in package-lock.json), bundled by esbuild
+# into static/vendor/ (not in git): served by us, so the page's CSP stays 'self'.
+$(STUDIO_BUNDLE): static/src/studio-editor.js node_modules/.installed
+	node_modules/.bin/esbuild $< --bundle --minify --format=iife --target=es2020 --log-level=warning --outfile=$@
+
 sysdeps-node:
 	$(call install_missing,$(NODE_DEPS))
 
@@ -119,4 +131,4 @@ instance/secret_key:
 	@chmod 600 $@
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache node_modules
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.* node_modules
