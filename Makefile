@@ -7,6 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
+STUDIO_BUNDLE := static/vendor/studio-editor.js
 
 # System commands the project needs, and the Debian package that provides each (command:package).
 RUN_DEPS := python3:python3
@@ -20,7 +21,7 @@ NODE_DEPS := node:nodejs npm:npm
 # Local serving over plain http on loopback: cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
 run: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
-run: sysdeps-run $(VENV)/.installed translations instance/secret_key
+run: sysdeps-run $(VENV)/.installed translations instance/secret_key $(STUDIO_BUNDLE)
 	export ACADEMY_SECRET_KEY="$${ACADEMY_SECRET_KEY:-$$(cat instance/secret_key)}"; \
 	$(BIN)/flask db upgrade && \
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
@@ -30,7 +31,7 @@ run: sysdeps-run $(VENV)/.installed translations instance/secret_key
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
 # Two workers (pytest-xdist); the coverage of app/ is printed at the end (TOTAL is the figure).
-test: sysdeps-test $(VENV)/.installed node_modules/.installed translations lint
+test: sysdeps-test $(VENV)/.installed node_modules/.installed $(STUDIO_BUNDLE) translations lint
 	$(BIN)/python -m pytest -n 2 --cov --cov-report=term; \
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
 	scripts/test-postgres.sh $(BIN)/python -m pytest -m db -p no:cacheprovider; \
@@ -90,6 +91,11 @@ node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || $(MAKE) --no-print-directory sysdeps-node
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(@D) && touch $@
+
+# The studio's editor (CodeMirror 6 from npm, pinned in package-lock.json), bundled by esbuild
+# into static/vendor/ (not in git): served by us, so the page's CSP stays 'self'.
+$(STUDIO_BUNDLE): static/src/studio-editor.js node_modules/.installed
+	node_modules/.bin/esbuild $< --bundle --minify --format=iife --target=es2020 --log-level=warning --outfile=$@
 
 sysdeps-node:
 	$(call install_missing,$(NODE_DEPS))

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_HOPS": 0,
     # Seconds a section must stay open on screen before it counts as read.
     "READ_SECONDS": 5,
+    # Longest one PDF (module, course or certificate) may take to render before it is stopped.
+    "PDF_RENDER_SECONDS": 120.0,
     # Session cookies only over HTTPS; off in debug and tests, and for `make run` on loopback.
     "SECURE_COOKIES": True,
     # Speech engines for the audio versions, tried in this order for each section.

@@ -51,8 +51,9 @@ def test_a_file_saved_on_disk_rebuilds_what_changed_while_learners_keep_the_old(
     with tasks.running_worker(app, hooks=True):
         # The worker's first look records the files as they are: nothing needs building.
         wait_for(lambda: tasks.queue_for(app).read("builds:snapshot"))
-        tasks.wait_idle(app)  # (with no earlier look, every version is checked once)
+        tasks.wait_idle(app)
         first_look = {job.id for job in tasks.queue_for(app).jobs()}
+        assert first_look == set()  # the first look only records what is there
         source = tmp_path / "content" / "mini" / "01-first" / "en.md"
         source.write_text(
             MODULE_EN.replace("One question about channels.", "A harder question."),

@@ -95,7 +95,7 @@ def test_module_pdf_is_kept_as_an_artefact_named_by_its_hash(module_pdf, monkeyp
     def no_render(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendered again")
 
-    monkeypatch.setattr(pdf_build, "render_pdf", no_render)
+    monkeypatch.setattr(pdf_build, "render_pdf_bounded", no_render)
     response = module_pdf.client.get(module_pdf.url)
     assert response.status_code == 200
     assert response.data == artefact.read_bytes()

@@ -50,7 +50,7 @@ def test_flask_pdf_build_builds_once_then_reuses(one_module_app: Flask, monkeypa
     def no_render(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendered on demand although it was built")
 
-    monkeypatch.setattr(pdf_build, "render_pdf", no_render)
+    monkeypatch.setattr(pdf_build, "render_pdf_bounded", no_render)
     client = one_module_app.test_client()
     response = client.get("/it/trial/first-steps.pdf", base_url="https://academy.example.org")
     assert response.status_code == 200

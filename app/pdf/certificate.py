@@ -14,7 +14,7 @@ from flask_babel import force_locale, format_date, format_decimal
 
 from app.pdf.build import css_string
 from app.pdf.qr import qr_data_url
-from app.pdf.render import ResourcePolicy, render_pdf
+from app.pdf.render import DEFAULT_RENDER_SECONDS, ResourcePolicy, render_pdf_bounded
 
 
 def render_certificate(
@@ -45,4 +45,5 @@ def render_certificate(
     static_dir = Path(current_app.static_folder or "static")
     # Only the stylesheet is fetched; the base URL is a made-up origin, never contacted.
     policy = ResourcePolicy(base_url="http://certificate.invalid/", static_dir=static_dir)
-    return render_pdf(html, policy).data
+    seconds = float(current_app.config.get("PDF_RENDER_SECONDS", DEFAULT_RENDER_SECONDS))
+    return render_pdf_bounded(html, policy, seconds).data
