@@ -168,7 +168,7 @@ def test_certificate_is_a_one_page_verifiable_pdf(app: Flask, tmp_path: Path) ->
             name="Maria Rossi",
             course_title="Strategia omnicanale",
             eqf="3-5",
-            hours=12.5,
+            minutes=158,
             completed_on=date(2026, 3, 14),
             code="OA-7F3K-92QX",
             verify_url=verify,
@@ -181,11 +181,12 @@ def test_certificate_is_a_one_page_verifiable_pdf(app: Flask, tmp_path: Path) ->
     assert info["Title"] == "Attestato di completamento · Strategia omnicanale · Maria Rossi"
     assert PdfReader(path).trailer["/Root"]["/Lang"] == "it"
     text = flat(" ".join(pdf_pages_text(path)))
+    # The duration reads like every other page ("2 h 38 min"), not "Ore 2,6".
+    assert "2 h 38 min" in text and "2,6" not in text, text
     for expected in (
         "Maria Rossi",
         "Strategia omnicanale",
         "EQF 3-5",
-        "12,5",
         "14 marzo 2026",
         "OA-7F3K-92QX",
         verify,

@@ -10,8 +10,9 @@ from datetime import date
 from pathlib import Path
 
 from flask import current_app, render_template
-from flask_babel import force_locale, format_date, format_decimal
+from flask_babel import force_locale, format_date
 
+from app.i18n import format_duration
 from app.pdf.build import css_string
 from app.pdf.qr import qr_data_url
 from app.pdf.render import DEFAULT_RENDER_SECONDS, ResourcePolicy, render_pdf_bounded
@@ -21,7 +22,7 @@ def render_certificate(
     name: str,
     course_title: str,
     eqf: str,
-    hours: float,
+    minutes: int,
     completed_on: date,
     code: str,
     verify_url: str,
@@ -34,7 +35,7 @@ def render_certificate(
             name=name,
             course_title=course_title,
             eqf=eqf,
-            hours=format_decimal(hours),
+            duration=format_duration(minutes),
             completed_on=format_date(completed_on, format="long"),
             code=code,
             verify_url=verify_url,
