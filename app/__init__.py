@@ -53,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     from app.accounts import models as _accounts_models  # noqa: F401
     from app.progress import models as _progress_models  # noqa: F401
     from app.quizzes import models as _quizzes_models  # noqa: F401
+    from app.trainer import models as _trainer_models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -64,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
+    from app.trainer.groups_views import bp as groups_bp
     from app.trainer.views import bp as trainer_bp
 
     app.url_map.converters["lang"] = LanguageConverter
@@ -74,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audio_bp)
     app.register_blueprint(pdf_bp)
     app.register_blueprint(quizzes_bp)
+    app.register_blueprint(groups_bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -90,11 +93,14 @@ def register_commands(app: Flask) -> None:
     from app.content.cli import content_cli
     from app.pdf.cli import pdf_cli
     from app.quizzes import cli as _quizzes_cli  # noqa: F401  (adds `content export-gift`)
+    from app.trainer.cli import groups_cli, reports_cli
 
     app.cli.add_command(content_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audio_cli)
     app.cli.add_command(pdf_cli)
+    app.cli.add_command(groups_cli)
+    app.cli.add_command(reports_cli)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -28,6 +28,8 @@ from app.pdf.build import site_base_url
 from app.pdf.certificate import render_certificate
 from app.progress import services
 from app.progress.services import EQF_SESSION_KEY, ProgressError, current_learner
+from app.trainer.groups import groups_of
+from app.trainer.reports import learner_outcomes
 
 bp = Blueprint("progress", __name__)
 
@@ -122,10 +124,16 @@ def dashboard(lang: str) -> ResponseReturnValue:
                 "completed": sum(1 for s in statuses.values() if s.completed_at),
                 "resume": services.resume_point(statuses),
                 "completed_at": services.course_completed_at(learner, course.id),
+                "outcomes": learner_outcomes(learner, course, lang),
             }
         )
     return render_template(
-        "progress/dashboard.html", rows=rows, lang=lang, eqf_level=services.eqf_preference()
+        "progress/dashboard.html",
+        rows=rows,
+        lang=lang,
+        eqf_level=services.eqf_preference(),
+        groups=groups_of(current_user) if current_user.is_authenticated else [],
+        leave_form=EmptyForm(),
     )
 
 

@@ -24,6 +24,7 @@ from app.quizzes import services
 from app.quizzes.gift_export import module_to_gift
 from app.quizzes.review import reviewed_questions, shown_questions
 from app.quizzes.services import STATE_FIELD, InvalidAnswers
+from app.trainer.reports import outcome_standing
 
 bp = Blueprint("quizzes", __name__)
 
@@ -135,6 +136,11 @@ def attempt(lang: str, course_id: str, module_id: str, token: str) -> ResponseRe
         ),
         attempts=attempts,
         best=services.best_score(attempts),
+        standing=[
+            (o.text, value)
+            for o in module.learning_outcomes
+            if (value := outcome_standing(module, stored.scores).get(o.id)) is not None
+        ],
     )
 
 
