@@ -12,7 +12,7 @@ export FLASK_APP := wsgi
 RUN_DEPS := python3:python3
 AUDIO_DEPS := espeak-ng:espeak-ng
 PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:fonts-dejavu-core pango-view:fonts-dejavu-extra
-TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools
+TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-server:redis-server
 NODE_DEPS := node:nodejs npm:npm
 
 .PHONY: run test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean

@@ -49,6 +49,9 @@ def register_extensions(app: Flask) -> None:
     app.context_processor(template_globals)
     login_manager.init_app(app)
     limiter.init_app(app)
+    from app import tasks
+
+    tasks.init_app(app)
     # Models must be imported for Alembic's autogenerate to see their tables.
     from app.accounts import models as _accounts_models  # noqa: F401
     from app.progress import models as _progress_models  # noqa: F401
@@ -93,12 +96,14 @@ def register_commands(app: Flask) -> None:
     from app.content.cli import content_cli
     from app.pdf.cli import pdf_cli
     from app.quizzes import cli as _quizzes_cli  # noqa: F401  (adds `content export-gift`)
+    from app.tasks_cli import worker_command
     from app.trainer.cli import groups_cli, reports_cli
 
     app.cli.add_command(content_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audio_cli)
     app.cli.add_command(pdf_cli)
+    app.cli.add_command(worker_command)
     app.cli.add_command(groups_cli)
     app.cli.add_command(reports_cli)
 

@@ -39,6 +39,20 @@ DEFAULTS: dict[str, Any] = {
     "TTS_ENGINES": "gtts,espeak-ng",
     # Endpoint gTTS posts to instead of Google's (a proxy, or a local fake in tests); empty: Google.
     "TTS_GTTS_URL": "",
+    # The task queue (app/tasks.py): empty means SQLite in instance/queue.sqlite3, no server;
+    # sqlite:///path for another file; redis://host:6379/0 when several machines share it.
+    "QUEUE_URL": "",
+    # The queue's name in its storage: sites sharing one Redis use different names.
+    "QUEUE_NAME": "academy",
+    # Who runs the jobs: "thread" (a worker thread in the server process, started by the first
+    # request), "off" (a separate `flask worker` process), or "auto" (thread for SQLite, off for
+    # Redis; off in tests, which start their own).
+    "QUEUE_WORKER": "auto",
+    # Worker threads in the server process when QUEUE_WORKER is "thread".
+    "QUEUE_THREADS": 1,
+    # Seconds a running job's lease lasts without a heartbeat: a job whose worker died is run
+    # again after this long.
+    "QUEUE_LEASE_SECONDS": 60,
 }
 
 

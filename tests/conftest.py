@@ -94,3 +94,12 @@ def content_copy(tmp_path: Path) -> Path:
 def copy_app(tmp_path: Path, content_copy: Path) -> Flask:
     """An app serving the writable copy of content/."""
     return make_app(tmp_path, content_copy)
+
+
+@pytest.fixture(scope="session")
+def sampler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]]:
+    """The sampler fixture course served once for all browser tests (tests/sampler.py)."""
+    from tests.sampler import sampler_site
+
+    with sampler_site(tmp_path_factory.mktemp("sampler")) as site:
+        yield site

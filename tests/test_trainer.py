@@ -14,7 +14,7 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture
 def broken_app(tmp_path: Path, content_copy: Path):
-    path = content_copy / "omnichannel" / "02-channels-touchpoints" / "en.md"
+    path = content_copy / "omnichannel" / "02-channels-touchpoints" / "it.md"
     path.write_text(path.read_text(encoding="utf-8").replace("duration:", "duration: x #"))
     app = make_app(tmp_path, content_copy)
     app.test_cli_runner().invoke(
@@ -37,7 +37,7 @@ def test_trainers_see_every_error_and_why_a_module_is_hidden(broken_app) -> None
     trainer = broken_app.test_client()
     login(trainer, "tina@example.org")
     page = trainer.get("/en/trainer/content/").data.decode()
-    assert "02-channels-touchpoints/en.md:4</code> &#39;duration&#39; is required" in page
+    assert "02-channels-touchpoints/it.md:4</code> &#39;duration&#39; is required" in page
     assert "Hidden: 1 error" in page
     hidden = trainer.get("/en/omnichannel/channels-touchpoints/")
     assert hidden.status_code == 404

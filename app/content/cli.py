@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.content.loader import load_catalogue
+from app.content.loader import display_path, load_catalogue
 
 content_cli = AppGroup("content", help="Check and build course content.")
 
@@ -17,9 +19,11 @@ def check() -> None:
     root = current_app.config["CONTENT_DIR"]
     result = load_catalogue(root)
     for problem in result.problems:
-        click.echo(str(problem))
+        # Paths are relative to the content folder; prefixed, an editor or CI log can open them.
+        click.echo(f"{display_path(Path(root) / problem.path)}:{problem.line}: {problem.message}")
     for warning in result.warnings:
-        click.echo(f"{warning.path}:{warning.line}: warning: {warning.message}")
+        shown = display_path(Path(root) / warning.path)
+        click.echo(f"{shown}:{warning.line}: warning: {warning.message}")
     courses = list(result.courses.values())
     modules = sum(len(c.entries) for c in courses)
     files = sum(len(e.versions) for c in courses for e in c.entries)
@@ -28,11 +32,24 @@ def check() -> None:
     )
     if result.problems:
         hidden = sum(1 for c in courses for e in c.entries if not e.ok)
+        translations = [
+            f"{e.id} ({lang})"
+            for c in courses
+            for e in c.entries
+            if e.ok
+            for lang in e.hidden_languages
+        ]
         click.echo(
             f"{len(result.problems)} error(s) in {root}: "
             f"{hidden} of {modules} module(s) hidden from learners until fixed.",
             err=True,
         )
+        if translations:
+            click.echo(
+                f"Translations hidden until fixed: {', '.join(translations)}; "
+                "their learners get the default-language module with a notice.",
+                err=True,
+            )
         raise SystemExit(1)
     click.echo(
         f"OK: {len(courses)} course(s), {modules} module(s), {files} file(s), "

@@ -10,6 +10,8 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +73,19 @@ MEDIA_TYPES = {
 _MEDIA_NAME = re.compile(r"^media/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
 
 
+# The content root being loaded: every path a trainer sees is relative to it, so error pages
+# never show where the site lives on disk.
+_CONTENT_ROOT: ContextVar[Path | None] = ContextVar("content_root", default=None)
+
+
 def display_path(path: Path) -> str:
-    """Show a path relative to the working directory when it lies below it."""
+    """Show a path relative to the content root being loaded (else to the working directory)."""
+    root = _CONTENT_ROOT.get()
+    if root is not None:
+        try:
+            return path.absolute().relative_to(root).as_posix()
+        except ValueError:
+            pass
     relative = os.path.relpath(path)
     return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
@@ -362,98 +375,190 @@ def _load_modules(folder: Path, course: Course, course_out: _Collector) -> tuple
 
 
 def _load_module(folder: Path, slug: str, position: int, course: Course) -> ModuleEntry:
-    """Load every language file of one module and check they agree on their ids."""
-    problems: list[Problem] = []
-    versions: dict[str, Module] = {}
-    for file in sorted(folder.glob("*.md")):
-        language = file.stem
-        if language not in course.languages:
-            problems.append(
-                Problem(
-                    display_path(file),
-                    1,
-                    f"'{file.name}' is not a course language "
-                    f"(course.yml lists: {', '.join(course.languages)})",
-                )
-            )
-            continue
-        module, file_problems = load_module_file(file, course, slug, language)
-        problems.extend(file_problems)
-        if module is not None and not file_problems:
-            versions[language] = module
+    """Load every language file of one module; translations take the default file's ids.
 
-    default_file = folder / f"{course.default_language}.md"
-    if not default_file.exists():
+    An error in the default-language file (or a missing one) hides the module. An error in a
+    translation hides that translation only: its learners get the default-language module.
+    """
+    problems: list[Problem] = []
+    translation_problems: list[Problem] = []
+    default = course.default_language
+    files: dict[str, Path] = {}
+    for file in sorted(folder.glob("*.md")):
+        if file.stem in course.languages:
+            files[file.stem] = file
+            continue
+        problems.append(
+            Problem(
+                display_path(file),
+                1,
+                f"'{file.name}' is not a course language "
+                f"(course.yml lists: {', '.join(course.languages)})",
+            )
+        )
+
+    reference: Module | None = None
+    default_file = folder / f"{default}.md"
+    if default in files:
+        reference, file_problems = load_module_file(default_file, course, slug, default)
+        problems.extend(file_problems)
+        if file_problems:
+            reference = None
+    else:
         problems.append(
             Problem(
                 display_path(default_file),
                 1,
-                f"missing: every module needs a {course.default_language}.md, "
-                "the course's default language",
+                f"missing: every module needs a {default}.md, the course's default language",
             )
         )
-    module_ids = {m.id for m in versions.values()}
-    module_id = next(iter(module_ids)) if len(module_ids) == 1 else slug
-    if len(module_ids) > 1:
-        problems.append(
-            Problem(display_path(folder), 1, f"language files give different ids: {module_ids}")
-        )
-    problems.extend(_compare_translations(versions, course.default_language))
-    return ModuleEntry(module_id, folder.name, position, versions, tuple(problems))
-
-
-def _compare_translations(versions: dict[str, Module], default: str) -> list[Problem]:
-    """Progress is keyed by section and question ids: every translation must use the same ones."""
-    reference = versions.get(default)
-    if reference is None:
-        return []
-    problems = []
-    expected_sections = [s.id for s in reference.sections]
-    expected_questions = [q.id for q in reference.questions]
-    expected_outcomes = [o.id for o in reference.learning_outcomes]
-    for language, module in versions.items():
+    module_id = reference.id if reference else slug
+    versions: dict[str, Module] = {default: reference} if reference else {}
+    for language, file in files.items():
         if language == default:
             continue
-        outcome_ids = [o.id for o in module.learning_outcomes]
-        if outcome_ids != expected_outcomes:
-            line = next(
-                (o.line for o in module.learning_outcomes if o.id not in expected_outcomes),
-                module.learning_outcomes[0].line if module.learning_outcomes else 1,
+        # A translation without an `id` in its front matter takes the default file's id.
+        module, file_problems = load_module_file(file, course, module_id, language)
+        if module is not None and reference is not None and not file_problems:
+            module, file_problems = align_translation(module, reference)
+        translation_problems.extend(file_problems)
+        if module is not None and not file_problems:
+            versions[language] = module
+    return ModuleEntry(
+        module_id, folder.name, position, versions, tuple(problems), tuple(translation_problems)
+    )
+
+
+def align_translation(module: Module, reference: Module) -> tuple[Module, list[Problem]]:
+    """Give a translation the default file's ids by position; report where the two disagree.
+
+    Progress is keyed by module, section and question ids, so a learner who switches language
+    must find the same ones. Ids the translation writes explicitly must match; the others are
+    taken from the default-language file. A different number of sections or questions, or a
+    question of another type at the same position, is an error of the translation.
+    """
+    default_name = Path(reference.path).name
+    hidden = f"until it is fixed, learners of this language get {default_name}"
+    problems: list[Problem] = []
+    if module.id != reference.id:
+        problems.append(
+            Problem(
+                module.path,
+                1,
+                f"module id '{module.id}' differs from {default_name}'s '{reference.id}': "
+                f"remove the id or make it the same ({hidden})",
             )
-            problems.append(
-                Problem(
-                    module.path,
-                    line,
-                    f"outcome ids differ from {default}.md: {default}.md has "
-                    f"{expected_outcomes}, this file has {outcome_ids}",
+        )
+    outcomes = list(module.learning_outcomes)
+    renamed: dict[str, str] = {}  # this file's outcome ids -> the default file's
+    if len(outcomes) != len(reference.learning_outcomes):
+        problems.append(
+            Problem(
+                module.path,
+                outcomes[0].line if outcomes else 1,
+                f"{len(outcomes)} outcome(s) here, {len(reference.learning_outcomes)} in "
+                f"{default_name}: a translation has the same outcomes in the same order "
+                f"({hidden})",
+            )
+        )
+    else:
+        for n, (mine, theirs) in enumerate(zip(outcomes, reference.learning_outcomes, strict=True)):
+            # An outcome without `{#id}` is named by its position (o1, o2 ...).
+            if mine.id != f"o{n + 1}" and mine.id != theirs.id:
+                problems.append(
+                    Problem(
+                        module.path,
+                        mine.line,
+                        f"outcome {n + 1} has id '{{#{mine.id}}}' but {default_name} calls it "
+                        f"'{theirs.id}': remove the id or make it the same ({hidden})",
+                    )
                 )
+            renamed[mine.id] = theirs.id
+            outcomes[n] = replace(mine, id=theirs.id)
+    sections = list(module.sections)
+    if len(sections) != len(reference.sections):
+        problems.append(
+            Problem(
+                module.path,
+                sections[0].line if sections else 1,
+                f"{len(sections)} section(s) here, {len(reference.sections)} in {default_name}: "
+                f"a translation has the same '##' sections in the same order ({hidden})",
             )
-        sections = [s.id for s in module.sections]
-        if sections != expected_sections:
-            line = next(
-                (s.line for s in module.sections if s.id not in expected_sections),
-                module.sections[0].line if module.sections else 1,
-            )
-            problems.append(
-                Problem(
-                    module.path,
-                    line,
-                    f"section ids differ from {default}.md: {default}.md has "
-                    f"{expected_sections}, this file has {sections}",
+        )
+    else:
+        for n, (mine, theirs) in enumerate(zip(sections, reference.sections, strict=True)):
+            if mine.explicit_id and mine.id != theirs.id:
+                problems.append(
+                    Problem(
+                        module.path,
+                        mine.line,
+                        f"section {n + 1} has id '{{#{mine.id}}}' but {default_name} calls it "
+                        f"'{theirs.id}': remove the id or make it the same ({hidden})",
+                    )
                 )
+            sections[n] = replace(mine, id=theirs.id, explicit_id=theirs.explicit_id)
+    questions = list(module.questions)
+    if len(questions) != len(reference.questions):
+        problems.append(
+            Problem(
+                module.path,
+                questions[0].line if questions else 1,
+                f"{len(questions)} quiz question(s) here, {len(reference.questions)} in "
+                f"{default_name}: a translation has the same questions in the same order "
+                f"({hidden})",
             )
-        questions = [q.id for q in module.questions]
-        if questions != expected_questions:
-            line = next((q.line for q in module.questions if q.id not in expected_questions), 1)
-            problems.append(
-                Problem(
-                    module.path,
-                    line,
-                    f"question ids differ from {default}.md: {default}.md has "
-                    f"{expected_questions}, this file has {questions}",
+        )
+    else:
+        for n, (mine, theirs) in enumerate(zip(questions, reference.questions, strict=True)):
+            if mine.type is not theirs.type:
+                problems.append(
+                    Problem(
+                        module.path,
+                        mine.line,
+                        f"question {n + 1} is {_kind(mine)} here but {_kind(theirs)} in "
+                        f"{default_name}: a translation asks the same kind of question ({hidden})",
+                    )
                 )
+            elif mine.explicit_id and mine.id != theirs.id:
+                problems.append(
+                    Problem(
+                        module.path,
+                        mine.line,
+                        f"question {n + 1} has id '{mine.id}' but {default_name} calls it "
+                        f"'{theirs.id}': remove the id or make it the same ({hidden})",
+                    )
+                )
+            else:
+                assessed = tuple(renamed.get(name, name) for name in mine.outcomes)
+                if assessed and set(assessed) != set(theirs.outcomes):
+                    problems.append(
+                        Problem(
+                            module.path,
+                            mine.line,
+                            f"question {n + 1} assesses {', '.join(assessed)} here but "
+                            f"{', '.join(theirs.outcomes) or 'no outcome'} in {default_name}: "
+                            f"leave the outcomes out or name the same ones ({hidden})",
+                        )
+                    )
+            questions[n] = replace(
+                mine, id=theirs.id, explicit_id=theirs.explicit_id, outcomes=theirs.outcomes
             )
-    return problems
+    if problems:
+        return module, problems
+    # Which outcomes go unassessed is the default file's business: its warnings say it once.
+    aligned = replace(
+        module,
+        sections=tuple(sections),
+        questions=tuple(questions),
+        learning_outcomes=tuple(outcomes),
+        warnings=(),
+    )
+    return aligned, []
+
+
+def _kind(question: Any) -> str:
+    """A question's type in words, for messages: "single choice"."""
+    return str(question.type.value).replace("_", " ")
 
 
 def _split_front_matter(raw: str, out: _Collector) -> tuple[str, int, str, int] | None:
@@ -728,18 +833,31 @@ def _sections(
                 text="\n".join(body_lines[first_line:last_line]).strip(),
                 eqf_levels=tuple(levels),
                 has_quiz=any(first_line <= q < last_line for q in quiz_lines),
+                explicit_id=explicit is not None,
             )
         )
     return intro_html, sections
 
 
 def load_catalogue(root: Path) -> Catalogue:
-    """Load every course under the content root; a missing root is an empty catalogue."""
+    """Load every course under the content root; a missing root is an empty catalogue.
+
+    Paths in problems and on modules are relative to `root` (e.g. `demo/01-m1/en.md`).
+    """
+    root = Path(root)
+    token = _CONTENT_ROOT.set(root.absolute())
+    try:
+        return _load_catalogue(root)
+    finally:
+        _CONTENT_ROOT.reset(token)
+
+
+def _load_catalogue(root: Path) -> Catalogue:
     courses: dict[str, Course] = {}
     problems: list[Problem] = []
     warnings: list[Problem] = []
     if not root.is_dir():
-        return Catalogue({}, (Problem(display_path(root), 1, "content folder not found"),))
+        return Catalogue({}, (Problem(".", 1, "content folder not found"),))
     for folder in sorted(root.iterdir()):
         if folder.name.startswith(".") or not folder.is_dir():
             continue
@@ -764,6 +882,6 @@ def load_catalogue(root: Path) -> Catalogue:
         courses[course.id] = course
         problems.extend(course.problems)
         for entry in course.entries:
-            problems.extend(entry.problems)
+            problems.extend(entry.all_problems)
             warnings.extend(entry.warnings)
     return Catalogue(courses, tuple(sorted(set(problems))), tuple(sorted(set(warnings))))

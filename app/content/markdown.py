@@ -81,6 +81,19 @@ def _heading_ids(state: Any) -> None:
             token.attrSet("id", slugify(inline.content))
 
 
+def _empty_corner_cells(state: Any) -> None:
+    """Core rule: an empty header cell (a table's corner) becomes a data cell.
+
+    A `<th>` heads its row or column; an empty one names nothing and screen readers announce
+    it as a blank header, so `| | Shop | Web |` renders its first cell as `<td>`.
+    """
+    tokens: list[Token] = state.tokens
+    for i, token in enumerate(tokens):
+        if token.type == "th_open" and not tokens[i + 1].content.strip():
+            token.type, token.tag = "td_open", "td"
+            tokens[i + 2].type, tokens[i + 2].tag = "td_close", "td"
+
+
 def _take_quiz_blocks(state: Any) -> None:
     """Core rule: move `quiz`/`gift` fences out of the token stream into env."""
     kept: list[Token] = []
@@ -143,6 +156,7 @@ def create_markdown() -> MarkdownIt:
     container_plugin(md, "eqf", validate=_validate_eqf, render=_render_eqf)
     md.core.ruler.push("heading_ids", _heading_ids)
     md.core.ruler.push("quiz_blocks", _take_quiz_blocks)
+    md.core.ruler.push("empty_corner_cells", _empty_corner_cells)
     return md
 
 

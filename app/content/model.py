@@ -36,6 +36,7 @@ class Section:
     text: str  # the section's Markdown source, for narration and search
     eqf_levels: tuple[int, ...] = ()  # levels of the deepening blocks it contains
     has_quiz: bool = False  # holds quiz blocks: passing the quiz, not reading, completes it
+    explicit_id: bool = False  # written as `{#id}`; otherwise derived from the title
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ class ModuleEntry:
     folder: str
     position: int
     versions: dict[str, Module]  # language -> module, only the versions without errors
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...] = ()  # errors that hide the module in every language
+    # Errors of translations only: each hides its own language, whose learners get the default.
+    translation_problems: tuple[Problem, ...] = ()
 
     @property
     def warnings(self) -> tuple[Problem, ...]:
@@ -112,8 +115,19 @@ class ModuleEntry:
 
     @property
     def ok(self) -> bool:
-        """A module with any error is hidden from learners, in every language."""
+        """Visible to learners: the default-language file and the module as a whole are sound."""
         return not self.problems and bool(self.versions)
+
+    @property
+    def all_problems(self) -> tuple[Problem, ...]:
+        """Every error of the module and of its translations, in file and line order."""
+        return tuple(sorted({*self.problems, *self.translation_problems}))
+
+    @property
+    def hidden_languages(self) -> tuple[str, ...]:
+        """Languages whose file has errors (learners of them read the default language)."""
+        names = {Path(p.path).stem for p in self.translation_problems}
+        return tuple(sorted(names - set(self.versions)))
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,13 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         abort(404)
     module, fallback = found
     before, after = course.neighbours(module_id)
+    translation_problems = []
+    if fallback and current_user.is_authenticated and current_user.is_trainer:
+        # Trainers see why their language falls back: the translation's own errors.
+        entry = next(e for e in course.visible if e.id == module_id)
+        translation_problems = [
+            p for p in entry.translation_problems if p.path.rsplit("/", 1)[-1] == f"{lang}.md"
+        ]
     status = module_statuses(current_learner(), course, lang).get(module.id)
     audio_resume = None
     if status and status.last_audio_section and module.section(status.last_audio_section):
@@ -107,6 +114,7 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         course=course,
         module=module,
         fallback=fallback,
+        translation_problems=translation_problems,
         before=before,
         after=after,
         lang=lang,

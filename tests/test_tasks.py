@@ -1,0 +1,190 @@
+"""The task queue (app/tasks.py) with real Huey on SQLite and on a real redis-server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app import tasks
+from tests.conftest import ROOT, make_app
+from tests.queue_tasks import always_fails, build_artefact, flaky, hang
+from tests.redis_server import redis_server
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "redis":
+        return request.getfixturevalue("redis_url")
+    return f"sqlite:///{tmp_path / 'queue.sqlite3'}"
+
+
+def queue_app(tmp_path: Path, url: str, name: str, **extra: object) -> Flask:
+    """An app on the given queue; the name keeps tests apart on the shared Redis."""
+    content = tmp_path / "content"
+    content.mkdir(exist_ok=True)
+    return make_app(tmp_path, content, migrate=False, QUEUE_URL=url, QUEUE_NAME=name, **extra)
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def test_queued_jobs_survive_a_restart_and_run_in_the_app(tmp_path: Path, queue_url: str) -> None:
+    log = tmp_path / "log"
+    name = f"q{uuid.uuid4().hex[:8]}"
+    first = queue_app(tmp_path, queue_url, name)
+    with first.app_context():
+        ids = [build_artefact.enqueue(str(log), "a"), build_artefact.enqueue(str(log), "b")]
+    assert all(ids) and lines(log) == []  # nothing runs without a worker
+    tasks.queue_for(first).huey.storage.close()
+
+    # A new process would build a new app: same storage, a new Queue object.
+    second = queue_app(tmp_path, queue_url, name)
+    with tasks.running_worker(second):
+        tasks.wait_idle(second)
+    assert [line.split()[:2] for line in lines(log)] == [
+        ["start", "a"],
+        ["end", "a"],
+        ["start", "b"],
+        ["end", "b"],
+    ]
+    queue = tasks.queue_for(second)
+    assert {queue.job(i).state for i in ids} == {"done"}
+    assert queue.job(ids[0]).attempts == 1
+
+
+def test_one_artefact_never_builds_twice_at_once(tmp_path: Path, queue_url: str) -> None:
+    log = tmp_path / "log"
+    app = queue_app(tmp_path, queue_url, f"q{uuid.uuid4().hex[:8]}", QUEUE_LEASE_SECONDS=5)
+    with tasks.running_worker(app, workers=3), app.app_context():
+        first = build_artefact.enqueue(str(log), "x", 0.6)
+        wait_for(lambda: "start x" in log.read_text() if log.exists() else False)
+        # x is being built: a second build of x waits, one of y runs alongside.
+        second = build_artefact.enqueue(str(log), "x", 0.1)
+        other = build_artefact.enqueue(str(log), "y", 0.1)
+        assert first and second and other
+        wait_for(lambda: tasks.queue_for(app).job(second).state == "waiting")
+        # While the second build waits, a third request for x is folded into it.
+        assert build_artefact.enqueue(str(log), "x", 0.1) == ""
+        tasks.wait_idle(app)
+    events = [line.split()[:2] for line in lines(log)]
+    x_events = [e[0] for e in events if e[1] == "x"]
+    assert x_events == ["start", "end", "start", "end"]  # never overlapping
+    # y did not wait for x: it ended before the first x did.
+    assert events.index(["end", "y"]) < events.index(["end", "x"])
+    assert tasks.queue_for(app).job(second).state == "done"
+
+
+def test_failures_retry_with_back_off_then_succeed(tmp_path: Path, queue_url: str) -> None:
+    log = tmp_path / "log"
+    app = queue_app(tmp_path, queue_url, f"q{uuid.uuid4().hex[:8]}")
+    with tasks.running_worker(app), app.app_context():
+        job_id = flaky.enqueue(str(log), 2)
+        tasks.wait_idle(app)
+    stamps = [float(line.split()[1]) for line in lines(log)]
+    assert len(stamps) == 3
+    # Delays of 0.2 s then 0.4 s at least (back-off factor 2).
+    assert stamps[1] - stamps[0] >= 0.2 and stamps[2] - stamps[1] >= 0.4
+    job = tasks.queue_for(app).job(job_id)
+    assert job.state == "done" and job.attempts == 3 and job.error == ""
+
+
+def test_a_job_that_keeps_failing_is_marked_failed_with_its_error(
+    tmp_path: Path, queue_url: str
+) -> None:
+    log = tmp_path / "log"
+    app = queue_app(tmp_path, queue_url, f"q{uuid.uuid4().hex[:8]}")
+    with tasks.running_worker(app), app.app_context():
+        job_id = always_fails.enqueue(str(log))
+        wait_for(lambda: tasks.queue_for(app).job(job_id).state == "failed")
+        tasks.wait_idle(app)
+    assert len(lines(log)) == 2  # the run and its one retry
+    job = tasks.queue_for(app).job(job_id)
+    assert job.error == "RuntimeError: engine broken" and job.attempts == 2
+    assert [j.id for j in tasks.queue_for(app).jobs()] == [job_id]
+
+
+def test_a_job_whose_worker_was_killed_runs_again(tmp_path: Path, queue_url: str) -> None:
+    """`flask worker` is killed with SIGKILL mid-job; once its lease lapses, another runs it."""
+    log = tmp_path / "log"
+    name = f"q{uuid.uuid4().hex[:8]}"
+    app = queue_app(tmp_path, queue_url, name, QUEUE_LEASE_SECONDS=1)
+    env = {
+        **os.environ,
+        "QUEUE_TEST_CONTENT": str(tmp_path / "content"),
+        "QUEUE_TEST_DATABASE": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+        "QUEUE_TEST_URL": queue_url,
+        "QUEUE_TEST_LEASE": "1",
+        "ACADEMY_QUEUE_NAME": name,
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "tests.queue_app", "worker", "--threads", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with app.app_context():
+            job_id = hang.enqueue(str(log), "z")
+        wait_for(lambda: "start z" in log.read_text() if log.exists() else False, timeout=30)
+        assert tasks.queue_for(app).job(job_id).state == "running"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        output = worker.communicate(timeout=10)[0].decode()
+    assert "Worker on" in output and "queue_tasks.hang" in output
+
+    with tasks.running_worker(app):
+        wait_for(lambda: "end z" in log.read_text())
+        tasks.wait_idle(app)
+    assert [line.split()[:2] for line in lines(log)] == [
+        ["start", "z"],
+        ["start", "z"],
+        ["end", "z"],
+    ]
+    job = tasks.queue_for(app).job(job_id)
+    assert job.state == "done" and job.attempts == 2
+
+
+def test_the_server_starts_its_worker_thread_with_the_first_request(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    app = queue_app(tmp_path, "", "academy", QUEUE_WORKER="thread")
+    try:
+        with app.app_context():
+            build_artefact.enqueue(str(log), "page")
+        assert tasks.queue_for(app).pending() == 1
+        app.test_client().get("/")  # any request: the worker thread starts with it
+        wait_for(lambda: "end page" in log.read_text() if log.exists() else False)
+        assert (Path(app.instance_path) / "queue.sqlite3").is_file()
+    finally:
+        tasks.stop_thread_worker(app)
+
+
+def test_a_queue_url_that_is_not_sqlite_or_redis_is_refused(tmp_path: Path) -> None:
+    app = queue_app(tmp_path, "amqp://somewhere", "academy")
+    with pytest.raises(RuntimeError, match="neither sqlite"):
+        tasks.queue_for(app)
