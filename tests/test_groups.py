@@ -17,7 +17,7 @@ from app.progress import services as progress
 from app.trainer import groups
 from app.trainer.models import Group
 from tests.conftest import make_app
-from tests.helpers import PASSWORD, beacon, csrf_from, login, register
+from tests.helpers import PASSWORD, beacon, csrf_from, register, signed_in
 
 COURSES = Path(__file__).resolve().parent / "courses"
 
@@ -25,7 +25,7 @@ COURSES = Path(__file__).resolve().parent / "courses"
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
     """The app serving the fixture courses, with a trainer, a second trainer and an admin."""
-    app = make_app(tmp_path, COURSES, RATELIMIT_ENABLED=False)
+    app = make_app(tmp_path, COURSES)
     with app.app_context():
         accounts.create_user("tina@example.org", PASSWORD, "Tina", "trainer")
         accounts.create_user("otto@example.org", PASSWORD, "Otto", "trainer")
@@ -63,16 +63,14 @@ def join(client: FlaskClient, code: str):
 
 
 def test_trainer_creates_a_group_and_a_learner_joins_after_confirming(app: Flask) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     group_id = create_group(trainer)
     page = trainer.get(f"/en/trainer/groups/{group_id}/").data.decode()
     code = code_of(app, group_id)
     assert re.fullmatch(r"[A-HJ-NP-Z2-9]{8}", code)
     assert f"/en/join/{code}" in page
 
-    learner = app.test_client()
-    login(learner, "lea@example.org")
+    learner = signed_in(app, "lea@example.org")
     confirm = learner.get(f"/en/join/{code}").data.decode()
     assert "data-join" in confirm and "Class A" in confirm
     with app.app_context():  # opening the link alone joins nobody
@@ -92,8 +90,7 @@ def test_trainer_creates_a_group_and_a_learner_joins_after_confirming(app: Flask
 
 
 def test_a_guest_signs_up_from_the_link_joins_and_keeps_guest_progress(app: Flask) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     code = code_of(app, create_group(trainer))
     guest = app.test_client()
     assert guest.post(f"/en/join/{code}", data={}).status_code in (302, 400)
@@ -116,11 +113,9 @@ def test_a_guest_signs_up_from_the_link_joins_and_keeps_guest_progress(app: Flas
 
 
 def test_learner_leaves_a_group_and_its_trainer_no_longer_sees_them(app: Flask) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     group_id = create_group(trainer)
-    learner = app.test_client()
-    login(learner, "lea@example.org")
+    learner = signed_in(app, "lea@example.org")
     join(learner, code_of(app, group_id))
     with app.app_context():
         lea = accounts.authenticate("lea@example.org", PASSWORD)
@@ -139,16 +134,14 @@ def test_learner_leaves_a_group_and_its_trainer_no_longer_sees_them(app: Flask) 
 def test_regenerated_code_replaces_the_old_one_and_a_closed_group_refuses_joins(
     app: Flask,
 ) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     group_id = create_group(trainer)
     old = code_of(app, group_id)
     token = csrf_from(trainer, f"/en/trainer/groups/{group_id}/")
     trainer.post(f"/en/trainer/groups/{group_id}/code", data={"csrf_token": token})
     new = code_of(app, group_id)
     assert new != old
-    learner = app.test_client()
-    login(learner, "lea@example.org")
+    learner = signed_in(app, "lea@example.org")
     assert learner.get(f"/en/join/{old}").status_code == 404
 
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
@@ -162,11 +155,9 @@ def test_regenerated_code_replaces_the_old_one_and_a_closed_group_refuses_joins(
 
 
 def test_trainers_see_their_own_and_shared_groups_and_admins_see_all(app: Flask) -> None:
-    tina = app.test_client()
-    login(tina, "tina@example.org")
+    tina = signed_in(app, "tina@example.org")
     group_id = create_group(tina, "Tina's class")
-    otto = app.test_client()
-    login(otto, "otto@example.org")
+    otto = signed_in(app, "otto@example.org")
     assert "Tina&#39;s class" not in otto.get("/en/trainer/groups/").data.decode()
     assert otto.get(f"/en/trainer/groups/{group_id}/").status_code == 404
     assert otto.get(f"/en/trainer/groups/{group_id}/progress.csv").status_code == 404
@@ -200,8 +191,7 @@ def test_trainers_see_their_own_and_shared_groups_and_admins_see_all(app: Flask)
             "otto@example.org"
         ]
 
-    admin = app.test_client()
-    login(admin, "ada@example.org")
+    admin = signed_in(app, "ada@example.org")
     assert "Tina&#39;s class" in admin.get("/en/trainer/groups/").data.decode()
     assert admin.get(f"/en/trainer/groups/{group_id}/").status_code == 200
 

@@ -30,7 +30,7 @@ from app.trainer.csv_export import ITEM_COLUMNS, PROGRESS_COLUMNS, neutralise
 from app.trainer.item_analysis import AttemptData, analyse
 from app.trainer.models import Group
 from tests.conftest import make_app
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, signed_in
 
 COURSES = Path(__file__).resolve().parent / "courses"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -80,7 +80,7 @@ def fresh_app(tmp_path: Path) -> Flask:
 
 def build_app(tmp_path: Path) -> Flask:
     """Fixture courses; a trainer's group of five learners with attempts, and one outsider."""
-    app = make_app(tmp_path, COURSES, RATELIMIT_ENABLED=False)
+    app = make_app(tmp_path, COURSES)
     with app.test_request_context():
         tina = accounts.create_user("tina@example.org", PASSWORD, "Tina", "trainer")
         accounts.create_user("otto@example.org", PASSWORD, "Otto", "trainer")
@@ -127,8 +127,7 @@ def rows_of(text: str) -> list[dict[str, str]]:
 
 
 def test_statistics_match_the_hand_computed_values(app: Flask) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     group_id = app.config["GROUP_ID"]
     response = trainer.get(
         f"/en/trainer/questions/groups-demo/first/questions.csv?group={group_id}"
@@ -175,8 +174,7 @@ def test_statistics_match_the_hand_computed_values(app: Flask) -> None:
 
 
 def test_the_quiz_view_flags_questions_and_names_the_hardest(app: Flask) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     page = trainer.get(f"/en/trainer/questions/groups-demo/first/?group={app.config['GROUP_ID']}")
     html = page.data.decode()
     assert 'data-question="q2" data-flag="negative_discrimination"' in html
@@ -209,8 +207,7 @@ def test_flags_and_edge_cases_of_the_pure_analysis() -> None:
 
 
 def test_progress_matrix_and_its_csv(app: Flask) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     group_id = app.config["GROUP_ID"]
     page = trainer.get(f"/en/trainer/groups/{group_id}/").data.decode()
     assert page.count('data-learner="') == 5
@@ -256,8 +253,7 @@ def test_progress_matrix_and_its_csv(app: Flask) -> None:
 
 
 def test_filters_and_sorting(app: Flask) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     base = f"/en/trainer/groups/{app.config['GROUP_ID']}/"
     completed = trainer.get(base + "?module=second&status=completed").data.decode()
     assert completed.count('data-learner="') == 1 and "Cy</a>" in completed
@@ -283,8 +279,7 @@ def mastery(page: str, key: str) -> str:
 
 
 def test_mastery_per_outcome_and_the_learner_page(app: Flask) -> None:
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     group_id = app.config["GROUP_ID"]
     page = trainer.get(f"/en/trainer/groups/{group_id}/").data.decode()
     # alpha = q1, q2 (latest attempts): Eve .5, Bob .5, Cy 1 (second attempt), Di .5, Al 1 -> 2 of 5
@@ -303,8 +298,7 @@ def test_mastery_per_outcome_and_the_learner_page(app: Flask) -> None:
 def test_learners_see_their_outcome_standing_after_an_attempt_and_on_the_dashboard(
     app: Flask,
 ) -> None:
-    learner = app.test_client()
-    login(learner, "l3@example.org")  # Di
+    learner = signed_in(app, "l3@example.org")  # Di
     dashboard = learner.get("/en/me/").data.decode()
     assert "Outcome A: <strong>50%</strong>" in dashboard
     assert "Outcome B: <strong>0%</strong> (not yet)" in dashboard
@@ -323,16 +317,13 @@ def test_who_may_see_reports(app: Flask) -> None:
     for url in urls:
         response = guest.get(url)
         assert response.status_code == 302 and "/en/login" in response.headers["Location"], url
-    learner = app.test_client()
-    login(learner, "l0@example.org")
+    learner = signed_in(app, "l0@example.org")
     for url in urls:
         assert learner.get(url).status_code == 403, url
-    other = app.test_client()
-    login(other, "otto@example.org")
+    other = signed_in(app, "otto@example.org")
     for url in urls:
         assert other.get(url).status_code == 404, url
-    tina = app.test_client()
-    login(tina, "tina@example.org")
+    tina = signed_in(app, "tina@example.org")
     with app.app_context():
         outsider = db.session.query(User).filter_by(email="out@example.org").one().id
     # Tampered ids: a non-member's page, a group that does not exist, another course's module.
@@ -349,8 +340,7 @@ def test_a_deleted_account_vanishes_from_reports(fresh_app: Flask) -> None:
         db.session.commit()
         group = db.session.get(Group, app.config["GROUP_ID"])
         assert "Bob" not in [u.display_name for u in groups.members(group)]
-    trainer = app.test_client()
-    login(trainer, "tina@example.org")
+    trainer = signed_in(app, "tina@example.org")
     text = trainer.get(f"/en/trainer/groups/{app.config['GROUP_ID']}/progress.csv").data.decode()
     assert "Bob" not in text and len(rows_of(text)) == 8
     items = rows_of(
