@@ -38,6 +38,25 @@ from app.trainer.reports import (
 bp = Blueprint("groups", __name__)
 
 TIMELINE_LIMIT = 200  # most recent statements on a learner's page
+PAGE_SIZE = 100  # learners per page of the progress matrix (the CSV has them all)
+
+
+def _matrix_labels() -> dict[str, str]:
+    """The matrix's words, translated once per page rather than once per cell."""
+    return {
+        "completed": _("completed"),
+        "in_progress": _("in progress"),
+        "not_started": _("not started"),
+        # Without arguments gettext leaves the %-placeholders, which the template fills per cell.
+        "sections": _("%(read)d/%(total)d sections"),
+        "best": _("best %(score)d%%"),
+        "attempts": _("attempts: %(num)d"),
+        "no_attempt": _("no quiz attempt"),
+        "web": _("web: %(num)d sections"),
+        "audio": _("audio: %(min)s min"),
+        "pdf": _("PDF: %(num)d"),
+        "certificate": _("certificate %(code)s"),
+    }
 
 
 def _check_lang(lang: str) -> None:
@@ -143,13 +162,24 @@ def report(lang: str, group_id: int) -> ResponseReturnValue:
     sort = sort if sort.lstrip("-") in SORTS else "name"
     inactive = _int_arg("inactive")
     rows = filter_rows(result, module_id, status, inactive, sort)
+    # A page of learners at a time: a class of hundreds stays readable and quick to draw.
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(_int_arg("page") or 1, 1), pages)
+    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return render_template(
         "trainer/group.html",
         lang=lang,
         group=group,
         course=course,
         report=result,
-        rows=rows,
+        rows=shown,
+        page=page,
+        pages=pages,
+        matching=len(rows),
+        first=(page - 1) * PAGE_SIZE + 1,
+        last_shown=(page - 1) * PAGE_SIZE + len(shown),
+        labels=_matrix_labels(),
+        learner_url=url_for("groups.learner", lang=lang, group_id=group.id, user_id=0),
         columns=[c for c in result.modules if module_id in (None, c.id)],
         filters={"module": module_id, "status": status, "inactive": inactive, "sort": sort},
         statuses=STATUSES,
