@@ -179,7 +179,8 @@ def group_report(group: Group, course: Course, with_outcomes: bool = True) -> Gr
     if keys:
         _fill_summaries(rows, keys, course.id, current_sections)
         _fill_counts(rows, keys, course.id)
-        if with_outcomes:
+        # Attempts are only read when some question names an outcome: nothing to show otherwise.
+        if with_outcomes and any(q.outcomes for c in columns for q in c.module.questions):
             _fill_outcomes(rows, keys, columns, course.id)
     return GroupReport(group, columns, list(rows.values()))
 
