@@ -39,10 +39,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions; nothing here touches the database."""
-    from app import database as _database  # noqa: F401  (SQLite WAL and BEGIN IMMEDIATE)
+    from app import database
+    from app.content import catalog
     from app.i18n import select_locale, template_globals
 
     db.init_app(app)
+    database.init_app(app)  # SQLite WAL, BEGIN IMMEDIATE for writers, the write guard
+    catalog.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
@@ -52,26 +55,33 @@ def register_extensions(app: Flask) -> None:
     from app import tasks
 
     tasks.init_app(app)
+    from app.xapi import outbox
+
+    outbox.init_app(app)  # statements queued for the external LRS, when one is configured
     # Models must be imported for Alembic's autogenerate to see their tables.
     from app.accounts import models as _accounts_models  # noqa: F401
     from app.progress import models as _progress_models  # noqa: F401
     from app.quizzes import models as _quizzes_models  # noqa: F401
     from app.trainer import models as _trainer_models  # noqa: F401
+    from app.xapi import models as _xapi_models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach the URL converters and every blueprint."""
     from app.accounts.views import bp as accounts_bp
     from app.audio.views import bp as audio_bp
-    from app.content.views import LanguageConverter
     from app.content.views import bp as content_bp
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
     from app.trainer.groups_views import bp as groups_bp
     from app.trainer.views import bp as trainer_bp
+    from app.web import language_converter
+    from app.xapi.admin import bp as xapi_admin_bp
+    from app.xapi.views import bp as xapi_bp
 
-    app.url_map.converters["lang"] = LanguageConverter
+    # `<lang:...>` matches only the site's languages: /xx/... is a 404 before any view runs.
+    app.url_map.converters["lang"] = language_converter(app.config["LANGUAGES"])
     app.register_blueprint(content_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(progress_bp)
@@ -80,6 +90,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pdf_bp)
     app.register_blueprint(quizzes_bp)
     app.register_blueprint(groups_bp)
+    app.register_blueprint(xapi_bp)
+    app.register_blueprint(xapi_admin_bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -90,15 +102,18 @@ def register_errors(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask content ...` and `flask users ...` commands."""
+    """The `flask content|users|audio|pdf ...` commands, each added here and nowhere else."""
     from app.accounts.cli import users_cli
     from app.audio.cli import audio_cli
     from app.content.cli import content_cli
     from app.pdf.cli import pdf_cli
-    from app.quizzes import cli as _quizzes_cli  # noqa: F401  (adds `content export-gift`)
+    from app.quizzes.cli import export_gift, export_moodle_xml
     from app.tasks_cli import worker_command
     from app.trainer.cli import groups_cli, reports_cli
+    from app.xapi.cli import xapi_cli
 
+    content_cli.add_command(export_gift)
+    content_cli.add_command(export_moodle_xml)
     app.cli.add_command(content_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audio_cli)
@@ -106,6 +121,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(groups_cli)
     app.cli.add_command(reports_cli)
+    app.cli.add_command(xapi_cli)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -53,6 +53,20 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a running job's lease lasts without a heartbeat: a job whose worker died is run
     # again after this long.
     "QUEUE_LEASE_SECONDS": 60,
+    # How statements name learners: "account" (an opaque key on this site) or "mbox_sha1sum"
+    # (the SHA-1 of a registered learner's e-mail, for an LRS that matches people by e-mail).
+    "XAPI_IDENTIFY_BY": "account",
+    # An external LRS's statements endpoint (https://lrs.example.org/xapi/): when set, every new
+    # statement is queued in an outbox and forwarded there; empty: nothing leaves the platform.
+    "XAPI_ENDPOINT": "",
+    # The HTTP Basic key and secret that LRS issued to this platform.
+    "XAPI_KEY": "",
+    "XAPI_SECRET": "",
+    # Seconds before the first retry after the LRS failed; doubled each time up to the maximum.
+    "XAPI_RETRY_SECONDS": 5.0,
+    "XAPI_RETRY_MAX_SECONDS": 3600.0,
+    # Multiplies every task's retry delays (1.0: as declared; lower retries sooner).
+    "QUEUE_RETRY_FACTOR": 1.0,
 }
 
 
@@ -62,6 +76,8 @@ def _coerce(value: str, default: Any) -> Any:
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int):
         return int(value)
+    if isinstance(default, float):
+        return float(value)
     return value
 
 
@@ -93,6 +109,14 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
     languages = settings["LANGUAGES"]
     if isinstance(languages, str):
         languages = [lang.strip() for lang in languages.split(",") if lang.strip()]
+
+    if settings["XAPI_IDENTIFY_BY"] not in ("account", "mbox_sha1sum"):
+        raise RuntimeError("ACADEMY_XAPI_IDENTIFY_BY must be 'account' or 'mbox_sha1sum'.")
+    if settings["XAPI_ENDPOINT"] and not (settings["XAPI_KEY"] and settings["XAPI_SECRET"]):
+        raise RuntimeError(
+            "ACADEMY_XAPI_ENDPOINT is set without ACADEMY_XAPI_KEY and ACADEMY_XAPI_SECRET: "
+            "set the credentials the LRS issued, or unset the endpoint."
+        )
 
     secure = bool(settings["SECURE_COOKIES"]) and not (settings["DEBUG"] or testing)
     return {

@@ -1,25 +1,45 @@
-"""Database behaviour that SQLite needs for concurrent learners.
+"""Database behaviour that SQLite needs for concurrent learners, installed by `init_app`.
 
 SQLite runs in WAL mode with a busy timeout, and a transaction that will read then write
-starts with BEGIN IMMEDIATE (see `write_transaction`), so two learners writing at once wait
-for each other instead of failing with "database is locked".
+starts with BEGIN IMMEDIATE, so two learners writing at once wait for each other instead of
+failing with "database is locked". The rule lives here once:
+
+- a service that writes is decorated with `@writes` (or calls `write_transaction()` first);
+- a session guard checks every flush and every INSERT/UPDATE/DELETE: a write in a fresh
+  transaction is begun as a writer automatically, and a write in a transaction that started
+  as a reader raises `WriteTransactionRequired` at once, on every run, instead of failing
+  only under concurrency.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import wraps
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import DateTime, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
 
+if TYPE_CHECKING:
+    from flask import Flask
+
 BUSY_TIMEOUT_MS = 15_000
+#: session.info key: whether the session's current transaction began as a writer.
+_WRITER = "academy.writer"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-@event.listens_for(Engine, "connect")
+class WriteTransactionRequired(RuntimeError):
+    """A write on SQLite inside a transaction that began as a reader (see `write_transaction`)."""
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     """WAL, a busy timeout, foreign keys; and let SQLAlchemy emit BEGIN itself."""
     if type(dbapi_connection).__module__ != "sqlite3":
@@ -33,13 +53,65 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: Connection) -> None:
     """BEGIN IMMEDIATE for write transactions, plain BEGIN for the rest."""
     if connection.dialect.name != "sqlite":
         return
     immediate = connection.get_execution_options().get("immediate", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _after_begin(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    """Remember whether this transaction began as a writer."""
+    session.info.setdefault(_WRITER, bool(connection.get_execution_options().get("immediate")))
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    """The next transaction starts unknown again."""
+    if transaction.parent is None:
+        session.info.pop(_WRITER, None)
+
+
+def _require_writer(session: Session) -> None:
+    """Begin a fresh transaction as a writer; refuse to write in one that began as a reader."""
+    if session.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's writers lock the rows they change
+    began = session.info.get(_WRITER)
+    if began is None:
+        session.connection(execution_options={"immediate": True})
+    elif not began:
+        raise WriteTransactionRequired(
+            "this transaction read before it wrote without write_transaction(): on SQLite a "
+            "reader cannot safely become a writer. Decorate the service with @writes."
+        )
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
+        _require_writer(session)
+
+
+def _do_orm_execute(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _require_writer(state.session)
+
+
+def init_app(app: Flask) -> None:
+    """Install the SQLite connection settings on the app's engines and the write guard."""
+    with app.app_context():
+        engines = list(db.engines.values())
+    for engine in engines:
+        if not event.contains(engine, "connect", _sqlite_connect):
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
+    session = db.session
+    if not event.contains(session, "before_flush", _before_flush):
+        event.listen(session, "after_begin", _after_begin)
+        event.listen(session, "after_transaction_end", _after_transaction_end)
+        event.listen(session, "before_flush", _before_flush)
+        event.listen(session, "do_orm_execute", _do_orm_execute)
 
 
 def write_transaction() -> None:
@@ -54,10 +126,21 @@ def write_transaction() -> None:
     if session.get_bind().dialect.name != "sqlite":
         return
     if session.in_transaction():
-        if session.connection().get_execution_options().get("immediate"):
+        if session.info.get(_WRITER):
             return
         session.commit()
     session.connection(execution_options={"immediate": True})
+
+
+def writes(service: Callable[P, R]) -> Callable[P, R]:
+    """Run a service that writes inside a writer transaction (see `write_transaction`)."""
+
+    @wraps(service)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        write_transaction()
+        return service(*args, **kwargs)
+
+    return wrapped
 
 
 class UTCDateTime(TypeDecorator[datetime]):

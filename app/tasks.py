@@ -21,6 +21,11 @@ starts in the server process when QUEUE_WORKER is "thread" (the default for the 
 In tests: `with tasks.running_worker(app): ...` runs the real consumer in threads, and
 `tasks.wait_idle(app)` waits until every due job has finished.
 
+Inside a task, `tasks.report_progress(done, total)` feeds the studio's job list and
+`tasks.retries_left()` says whether this is the last try. `@tasks.periodic(seconds=2)` declares a
+cheap check (watching files) that every worker runs in an app context and that may enqueue jobs.
+A module that declares tasks is listed in TASK_MODULES, so `flask worker` imports it.
+
 Guarantees, beyond Huey's own retries with back-off:
 - a job never runs twice at once for the same artefact: each run holds a lease keyed by the
   task's `lock` (by task id when it has none), renewed by a heartbeat while it runs;
@@ -96,7 +101,7 @@ _SPECS: dict[str, TaskSpec] = {}
 
 # Modules that declare tasks: imported by every queue, so a `flask worker` process knows
 # every task the server may enqueue. Add yours here.
-TASK_MODULES: list[str] = []
+TASK_MODULES: list[str] = ["app.builds", "app.xapi.tasks"]
 
 
 def import_task_modules() -> None:
@@ -133,15 +138,50 @@ def task(
 
 # --- progress, from inside a running job -------------------------------------------------------
 
-_CURRENT: ContextVar[tuple[Queue, str] | None] = ContextVar("academy_job", default=None)
+_CURRENT: ContextVar[tuple[Queue, Task] | None] = ContextVar("academy_job", default=None)
 
 
 def report_progress(done: int, total: int, note: str = "") -> None:
     """Record a running job's progress (shown in the studio); a no-op outside a job."""
     current = _CURRENT.get()
     if current is not None:
-        queue, job_id = current
-        queue.update_job(job_id, progress=[done, total], note=note)
+        queue, running = current
+        queue.update_job(running.id, progress=[done, total], note=note)
+
+
+def retries_left() -> int:
+    """How many more runs the current job gets if this one raises (0 outside a job)."""
+    current = _CURRENT.get()
+    return int(current[1].retries) if current is not None else 0
+
+
+# --- periodic hooks, run by every worker's heartbeat thread -------------------------------
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A function every worker calls every `seconds`, in an app context."""
+
+    name: str
+    func: Callable[[], Any]
+    seconds: float
+
+
+_PERIODIC: dict[str, Periodic] = {}
+
+
+def periodic(seconds: float) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Declare a cheap check each worker runs every `seconds` (e.g. watching files).
+
+    It should only look and enqueue jobs: the work itself belongs in a task.
+    """
+
+    def decorate(func: Callable[[], Any]) -> Callable[[], Any]:
+        name = f"{func.__module__}.{func.__qualname__}"
+        _PERIODIC[name] = Periodic(name, func, seconds)
+        return func
+
+    return decorate
 
 
 # --- the queue of one app -------------------------------------------------------------------
@@ -218,6 +258,14 @@ class Queue:
 
     # --- storage helpers (Huey's key/value store, shared by every worker) ---
 
+    def read(self, key: str) -> Any:
+        """A JSON value kept in the queue's storage (shared by every worker), or None."""
+        return self._get(key)
+
+    def write(self, key: str, value: Any) -> None:
+        """Keep a JSON value in the queue's storage."""
+        self._put(key, value)
+
     def _get(self, key: str) -> Any:
         raw = self.huey.storage.peek_data(key)
         if raw is EmptyData:
@@ -262,7 +310,10 @@ class Queue:
         label = spec.label(*args, **kwargs) if spec.label else spec.name.rsplit(".", 1)[-1]
         self._put(_JOB + job_id, _job_record(job_id, spec.name, label, "queued"))
         wrapper = self.wrappers[spec.name]
-        self.huey.enqueue(wrapper.task_class(args, kwargs, id=job_id))
+        factor = float(self.app.config.get("QUEUE_RETRY_FACTOR") or 1.0)
+        self.huey.enqueue(
+            wrapper.task_class(args, kwargs, id=job_id, retry_delay=spec.retry_delay * factor)
+        )
         return job_id
 
     def job(self, job_id: str) -> Job | None:
@@ -327,6 +378,14 @@ class Queue:
             return str(held.get("owner", ""))
         return ""
 
+    def busy(self, key: str) -> bool:
+        """Whether a job for this artefact is waiting or running (its output is being updated)."""
+        if self.lease_holder(key):
+            return True
+        waiting = self._get(_WAITING + key)
+        job = self.job(waiting["id"]) if waiting else None
+        return job is not None and job.state in ("queued", "waiting", "running", "retrying")
+
     def heartbeat(self) -> None:
         """Renew the leases of the jobs running in this process."""
         with self._running_lock:
@@ -386,7 +445,7 @@ class Queue:
         record = self._get(_JOB + job_id) or _job_record(job_id, spec.name, spec.name, "queued")
         attempts = int(record.get("attempts", 0)) + 1
         self.update_job(job_id, state="running", attempts=attempts, error="")
-        token = _CURRENT.set((self, job_id))
+        token = _CURRENT.set((self, task))
         interrupted = False
         try:
             with self.app.app_context():
@@ -443,7 +502,10 @@ def queue_for(app: Flask) -> Queue:
 class Worker:
     """Huey's consumer for one app, plus our heartbeat and recovery loop."""
 
-    def __init__(self, app: Flask, workers: int = 1) -> None:
+    def __init__(self, app: Flask, workers: int = 1, *, hooks: bool = True) -> None:
+        self.app = queue_for(app).app
+        self.hooks = hooks
+        self._last_run: dict[str, float] = {}
         self.queue = queue_for(app)
         self.queue.sync()
         self.consumer: Consumer = self.queue.huey.create_consumer(
@@ -459,13 +521,34 @@ class Worker:
         self._beat = threading.Thread(target=self._beat_loop, name="queue-heartbeat", daemon=True)
 
     def _beat_loop(self) -> None:
-        interval = max(self.queue.lease_seconds / 3, 0.2)
-        while not self._stop.wait(interval):
+        interval = max(min(self.queue.lease_seconds / 3, 1.0), 0.2)
+        last_recover = time.monotonic()  # start() has just recovered
+        while True:
+            if self.hooks:
+                self.run_hooks()
+            if self._stop.wait(interval):
+                return
             try:
                 self.queue.heartbeat()
-                self.queue.recover()
+                if time.monotonic() - last_recover >= self.queue.lease_seconds / 3:
+                    self.queue.recover()
+                    last_recover = time.monotonic()
             except Exception:  # the storage may be briefly away (Redis restart): try again
                 log.exception("queue heartbeat failed")
+
+    def run_hooks(self) -> None:
+        """Call the periodic hooks that are due (each in the app's context)."""
+        import_task_modules()
+        now = time.monotonic()
+        for hook in list(_PERIODIC.values()):
+            if now - self._last_run.get(hook.name, -1e9) < hook.seconds:
+                continue
+            self._last_run[hook.name] = now
+            try:
+                with self.app.app_context():
+                    hook.func()
+            except Exception:
+                log.exception("periodic hook %s failed", hook.name)
 
     def start(self) -> None:
         """Start in background threads (no signal handlers: fine in a server's thread)."""
@@ -492,9 +575,12 @@ class Worker:
 
 
 @contextmanager
-def running_worker(app: Flask, workers: int = 1) -> Iterator[Worker]:
-    """A real worker for the duration of a `with` block (tests, benchmarks)."""
-    worker = Worker(app, workers)
+def running_worker(app: Flask, workers: int = 1, *, hooks: bool = False) -> Iterator[Worker]:
+    """A real worker for the duration of a `with` block (tests, benchmarks).
+
+    :param hooks: also run the periodic hooks (file watching), as a real worker does.
+    """
+    worker = Worker(app, workers, hooks=hooks)
     worker.start()
     try:
         yield worker

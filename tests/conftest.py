@@ -55,6 +55,8 @@ def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: o
             "CONTENT_DIR": str(content_dir),
             "DATABASE_URL": database_url(tmp_path),
             "MEDIA_DIR": str(tmp_path / "media"),
+            # Each test's own task queue, never the repository's instance/ folder.
+            "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}",
             **extra,
         }
     )

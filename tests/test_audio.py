@@ -304,11 +304,17 @@ def test_editing_one_section_resynthesises_only_that_section(tmp_path: Path) -> 
     url = "/en/mini/first/"
     path = tmp_path / "content" / "mini" / "01-first" / "en.md"
     path.write_text(MODULE_EN.replace("One question", "Just one question"), encoding="utf-8")
-    # Before the rebuild the page says the edited section has no audio (never the old words).
+    # Before the rebuild learners keep the previous audio, marked as being updated (no 404).
     page = client.get(url).get_data(as_text=True)
-    assert page.count("no audio for this section yet") == 1
-    assert client.get("/en/mini/first/audio/quiz.mp3").status_code == 404
-    assert client.get("/en/mini/first.mp3").status_code == 404
+    assert page.count("data-audio-stale") == 1 and "data-audio-updating" in page
+    assert "no audio for this section yet" not in page
+    stale = client.get("/en/mini/first/audio/quiz.mp3")
+    assert (
+        stale.status_code == 200
+        and stale.data
+        == Store(app.config["MEDIA_DIR"]).section_path(old["quiz"], ".mp3").read_bytes()
+    )
+    assert client.get("/en/mini/first.mp3").status_code == 200
 
     second = build_audio(app, echo=lambda line: None, workers=1)
     assert [(s.language, s.section) for s in second.built] == [("en", "quiz")]
@@ -317,6 +323,7 @@ def test_editing_one_section_resynthesises_only_that_section(tmp_path: Path) -> 
     new = {c["id"]: c["key"] for c in manifest(app)["chapters"]}
     assert [k for k in new if new[k] != old[k]] == ["quiz"]
     assert client.get("/en/mini/first/audio/quiz.mp3").status_code == 200
+    assert "data-audio-stale" not in client.get(url).get_data(as_text=True)
 
 
 def test_a_build_where_every_engine_fails_reports_it_and_exits_non_zero(tmp_path: Path) -> None:

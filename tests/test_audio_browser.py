@@ -62,7 +62,7 @@ def test_play_highlights_the_spoken_sentence_and_moves_on(browser, server: str) 
         f" > {first}",
         timeout=15000,
     )
-    assert player.locator("[data-audio-play]").get_attribute("aria-pressed") == "true"
+    assert player.locator("[data-audio-play]").get_attribute("aria-label") == "Pause"
     # The same sentence is highlighted in the module's text, and its section opened.
     assert page.locator("details#channels").get_attribute("open") is not None
     page.wait_for_function("() => CSS.highlights.has('audio-reading')")

@@ -10,11 +10,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.content.views import catalogue
 from app.extensions import db
 from app.progress import services
 from app.progress.models import CourseCompletion, ModuleProgress, Statement
 from app.progress.rules import Event, ModuleShape, Summary, apply, is_complete, replay
+from app.web import catalogue
 from tests.conftest import CONTENT, make_app
 from tests.helpers import beacon, csrf_from, login, register, write_mini_course
 

@@ -18,12 +18,12 @@ from app.accounts import services as accounts
 from app.content.gift import parse_gift
 from app.content.model import Module
 from app.content.questions import QuestionType
-from app.content.views import catalogue
 from app.extensions import db
 from app.progress.models import ModuleProgress, Statement
 from app.quizzes import services
 from app.quizzes.models import QuizAttempt
 from app.quizzes.services import choice_id, field_name
+from app.web import catalogue
 from tests.conftest import CONTENT, make_app
 from tests.helpers import PASSWORD, csrf_from, login, register
 
@@ -308,7 +308,13 @@ def test_all_right_passes_records_progress_and_shows_the_review(mini_app: Flask)
         assert attempt.duration_seconds >= 0 and attempt.submitted_at >= attempt.started_at
         assert set(attempt.scores) == {"single", "multi", "gaps", "year", "capital", "match", "tf"}
         statement = db.session.scalar(select(Statement).where(Statement.verb == "passed"))
-        assert statement.result == {"score": 1.0, "attempt": attempt.token}
+        assert statement.result == {
+            "score": 1.0,
+            "raw": 7.0,
+            "max": 7,
+            "duration": attempt.duration_seconds,
+            "attempt": attempt.token,
+        }
         assert statement.context == {"channel": "web", "language": "en"}
         summary = db.session.scalar(select(ModuleProgress))
         assert summary.quiz_passed and summary.best_score == 1.0

@@ -172,14 +172,15 @@ def test_a_job_whose_worker_was_killed_runs_again(tmp_path: Path, queue_url: str
 
 def test_the_server_starts_its_worker_thread_with_the_first_request(tmp_path: Path) -> None:
     log = tmp_path / "log"
-    app = queue_app(tmp_path, "", "academy", QUEUE_WORKER="thread")
+    url = f"sqlite:///{tmp_path / 'server-queue.sqlite3'}"
+    app = queue_app(tmp_path, url, "academy", QUEUE_WORKER="thread")
     try:
         with app.app_context():
             build_artefact.enqueue(str(log), "page")
         assert tasks.queue_for(app).pending() == 1
         app.test_client().get("/")  # any request: the worker thread starts with it
         wait_for(lambda: "end page" in log.read_text() if log.exists() else False)
-        assert (Path(app.instance_path) / "queue.sqlite3").is_file()
+        assert (tmp_path / "server-queue.sqlite3").is_file()
     finally:
         tasks.stop_thread_worker(app)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.models import ROLES, User
-from app.database import write_transaction
+from app.database import writes
 from app.extensions import db
 from app.progress import services as progress
 from app.quizzes import services as quizzes
@@ -41,6 +41,7 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
+@writes
 def create_user(email: str, password: str, display_name: str, role: str = "learner") -> User:
     """Create an account.
 
@@ -49,7 +50,6 @@ def create_user(email: str, password: str, display_name: str, role: str = "learn
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
     email = normalise_email(email)
-    write_transaction()
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise EmailTaken(f"an account with the e-mail {email} already exists")
     user = User(
@@ -73,6 +73,7 @@ def authenticate(email: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
+@writes
 def change_password(user: User, current: str, new: str) -> None:
     """Set a new password; other devices' "remember me" cookies stop working.
 
@@ -80,12 +81,19 @@ def change_password(user: User, current: str, new: str) -> None:
     """
     if not check_password_hash(user.password_hash, current):
         raise WrongPassword("wrong password")
-    write_transaction()
     user.password_hash = hash_password(new)
     user.session_token = secrets.token_hex(16)
     db.session.flush()
 
 
+@writes
+def set_eqf_level(user: User, level: int | None) -> None:
+    """Remember the EQF level (3, 4, 5 or None) the learner studies at."""
+    user.eqf_level = level
+    db.session.flush()
+
+
+@writes
 def adopt_guest(guest_key: str | None, user: User, courses: dict[str, Any]) -> int:
     """Move what a guest did in this browser to their account. Returns statements moved."""
     if not guest_key:
@@ -112,6 +120,7 @@ def export_data(user: User) -> dict[str, Any]:
     }
 
 
+@writes
 def delete_account(user: User, password: str) -> None:
     """Delete a user and all their data, once their password confirms it.
 

@@ -14,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -24,10 +23,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.accounts import services
 from app.accounts.forms import DeleteForm, EmptyForm, LoginForm, PasswordForm, RegisterForm
 from app.accounts.models import User
-from app.content.views import catalogue
 from app.extensions import db, limiter, login_manager
 from app.i18n import languages
-from app.progress.services import GUEST_SESSION_KEY
+from app.web import catalogue, take_guest_key
 
 bp = Blueprint("accounts", __name__)
 
@@ -72,11 +70,6 @@ def safe_next(target: str | None, lang: str) -> str:
     return target
 
 
-def _check_lang(lang: str) -> None:
-    if lang not in languages():
-        abort(404)
-
-
 def _sign_in(user: User, remember: bool) -> int:
     """Log the user in and move this browser's guest progress to their account.
 
@@ -85,8 +78,7 @@ def _sign_in(user: User, remember: bool) -> int:
     """
     if current_user.is_authenticated:
         logout_user()
-    token = session.pop(GUEST_SESSION_KEY, None)
-    guest = f"g:{token}" if token else None
+    guest = take_guest_key()
     login_user(user, remember=remember)
     return services.adopt_guest(guest, user, catalogue().courses)
 
@@ -95,7 +87,6 @@ def _sign_in(user: User, remember: bool) -> int:
 @limiter.limit(REGISTER_LIMIT, methods=["POST"])
 def register(lang: str) -> ResponseReturnValue:
     """Create a learner account; a guest's progress comes along."""
-    _check_lang(lang)
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -117,7 +108,6 @@ def register(lang: str) -> ResponseReturnValue:
 @limiter.limit(ACCOUNT_LIMIT, methods=["POST"], key_func=_email_key)
 def login(lang: str) -> ResponseReturnValue:
     """Sign in with e-mail and password."""
-    _check_lang(lang)
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(form.email.data or "", form.password.data or "")
@@ -133,7 +123,6 @@ def login(lang: str) -> ResponseReturnValue:
 @bp.post("/<lang:lang>/logout")
 def logout(lang: str) -> ResponseReturnValue:
     """Sign out (a POST with a CSRF token, so no other site can sign anyone out)."""
-    _check_lang(lang)
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
@@ -146,7 +135,6 @@ def logout(lang: str) -> ResponseReturnValue:
 @login_required
 def password(lang: str) -> ResponseReturnValue:
     """Change one's password."""
-    _check_lang(lang)
     form = PasswordForm()
     if form.validate_on_submit():
         try:
@@ -169,7 +157,6 @@ def password(lang: str) -> ResponseReturnValue:
 @login_required
 def export(lang: str) -> ResponseReturnValue:
     """Download everything we keep about the signed-in learner, as JSON."""
-    _check_lang(lang)
     data = services.export_data(current_user)
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),
@@ -183,7 +170,6 @@ def export(lang: str) -> ResponseReturnValue:
 @login_required
 def delete(lang: str) -> ResponseReturnValue:
     """Delete one's account and every piece of data about it."""
-    _check_lang(lang)
     form = DeleteForm()
     if form.validate_on_submit():
         try:

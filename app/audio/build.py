@@ -457,8 +457,18 @@ def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
     """Write the whole-module MP3 (when every chapter exists) and the module's manifest."""
     course, module = plan.course, plan.module
     album = course.text(course.title, module.language)
+    previous_manifest = store.read_manifest(course.id, module.language, module.id)
+    previous_chapters = {
+        c.get("id"): c for c in previous_manifest.get("chapters", []) if isinstance(c, dict)
+    }
     chapters_meta: list[dict[str, Any]] = []
     for chapter, outcome, key in zip(plan.chapters, plan.outcomes, plan.keys, strict=True):
+        earlier = previous_chapters.get(chapter.id)
+        if not key and earlier and earlier.get("key"):
+            # No engine could speak the new text: learners keep the previous audio (its old
+            # digest marks it out of date) rather than losing it.
+            chapters_meta.append({**earlier, "error": outcome.reason})
+            continue
         chapters_meta.append(
             {
                 "id": chapter.id,
@@ -478,7 +488,7 @@ def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
         path = store.module_path(key)
         if path.is_file():
             report.modules_reused += 1
-            previous = store.read_manifest(course.id, module.language, module.id).get("whole")
+            previous = previous_manifest.get("whole")
             if isinstance(previous, dict) and previous.get("key") == key:
                 seconds = float(previous.get("duration") or 0.0)
             else:
@@ -503,6 +513,9 @@ def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
         whole = {"key": key, "duration": round(seconds, 3)}
     else:
         report.modules_incomplete.append(f"{course.id}/{module.language}/{module.id}")
+        earlier_whole = previous_manifest.get("whole")
+        if isinstance(earlier_whole, dict) and earlier_whole.get("key"):
+            whole = {**earlier_whole, "stale": True}  # the previous file, until all is rebuilt
     store.write_manifest(
         course.id,
         module.language,
@@ -516,3 +529,82 @@ def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
             "whole": whole,
         },
     )
+
+
+# --- one module, from the task queue ----------------------------------------------------------
+
+
+@dataclass
+class ModuleBuild:
+    """What a one-module build did."""
+
+    report: BuildReport
+    fallbacks: list[str] = field(default_factory=list)  # "section: why the first engine failed"
+
+    @property
+    def used_fallback(self) -> bool:
+        """Whether some section was spoken by a later engine because the first one failed."""
+        return bool(self.fallbacks)
+
+
+def build_module_audio(
+    app: Flask,
+    course: Course,
+    module: Module,
+    *,
+    prefer_first: bool = False,
+    progress: Callable[[int, int], Any] | None = None,
+) -> ModuleBuild:
+    """Build one module's missing section MP3s, its whole-module MP3 and its manifest.
+
+    Sections whose text did not change keep their artefacts (keys are content hashes), so an
+    edit to one section synthesises that section only. The manifest is replaced last: until
+    then learners get the previous audio.
+
+    :param prefer_first: count only the first engine's artefacts as done, so a section spoken
+        by a fallback engine while the first was unreachable is tried with it again.
+    :param progress: called with (done, total) after each synthesised section.
+    """
+    started = time.monotonic()
+    report = BuildReport()
+    names = engine_names(app.config.get("TTS_ENGINES", "espeak-ng"))
+    gtts_url = str(app.config.get("TTS_GTTS_URL") or "")
+    engines = create_engines(names, gtts_url=gtts_url)
+    store = Store(app.config["MEDIA_DIR"])
+    plan = _plan_module(course, module, engines[:1] if prefer_first else engines, store)
+    missing = [i for i, key in enumerate(plan.keys) if not key]
+    _DOWN.clear()  # a new job: an engine down in an earlier job may be back
+    outcome = ModuleBuild(report)
+    for done, i in enumerate(missing, 1):
+        chapter = plan.chapters[i]
+        result = run_job(
+            Job(
+                index=i,
+                chapter=chapter,
+                engines=names,
+                gtts_url=gtts_url,
+                media_dir=str(store.root.parent),
+                title=chapter.title,
+                album=course.text(course.title, module.language),
+                track=f"{i + 1}/{len(plan.chapters)}",
+            )
+        )
+        section = plan.outcomes[i]
+        if result.error:
+            section.status, section.reason = "failed", result.error
+        else:
+            section.status, section.engine, section.duration = (
+                "built",
+                result.engine,
+                result.duration,
+            )
+            section.reason = "; ".join(result.failures)
+            plan.keys[i] = result.key
+            if result.engine != names[0]:
+                outcome.fallbacks.append(f"{chapter.id}: {section.reason}")
+        if progress is not None:
+            progress(done, len(missing))
+    report.sections.extend(plan.outcomes)
+    _finish_module(plan, store, report)
+    report.seconds = time.monotonic() - started
+    return outcome

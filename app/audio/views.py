@@ -17,8 +17,7 @@ from flask.typing import ResponseReturnValue
 from app.audio.narration import Chapter, module_chapters
 from app.audio.store import Store
 from app.content.model import Course, Module
-from app.content.views import catalogue
-from app.i18n import languages
+from app.web import module_or_404
 
 bp = Blueprint("audio", __name__)
 
@@ -31,9 +30,10 @@ class ChapterAudio:
 
     id: str
     title: str
-    key: str  # empty when there is no audio for the current text
+    key: str  # empty when there is no audio for this chapter at all
     duration: float
     engine: str
+    stale: bool = False  # built for an earlier text: served until the rebuild replaces it
 
     @property
     def available(self) -> bool:
@@ -43,16 +43,22 @@ class ChapterAudio:
 
 @dataclass(frozen=True)
 class ModuleAudio:
-    """A module's audio: its chapters and the whole-module file, if built for this text."""
+    """A module's audio: its chapters and the whole-module file."""
 
     chapters: tuple[ChapterAudio, ...]
     whole_key: str = ""
     whole_duration: float = 0.0
+    whole_stale: bool = False
 
     @property
     def available(self) -> bool:
         """Whether any chapter can be played."""
         return any(c.available for c in self.chapters)
+
+    @property
+    def updating(self) -> bool:
+        """Whether some of this audio is from before the last edit (a rebuild will replace it)."""
+        return self.whole_stale or any(c.stale for c in self.chapters)
 
     def chapter(self, chapter_id: str) -> ChapterAudio | None:
         """Find a chapter by id."""
@@ -78,7 +84,11 @@ def _chapters(course: Course, module: Module) -> tuple[Chapter, ...]:
 
 
 def module_audio(course: Course, module: Module) -> ModuleAudio:
-    """What audio exists for the module's current text (stale artefacts do not count)."""
+    """What audio exists for the module: current artefacts, else the previous ones (stale).
+
+    After an edit the manifest still names the audio of the earlier text until the queue's
+    rebuild replaces it; learners keep hearing it, marked as being updated, never a 404.
+    """
     store = _store()
     manifest = store.read_manifest(course.id, module.language, module.id)
     built = {c.get("id"): c for c in manifest.get("chapters", []) if isinstance(c, dict)}
@@ -86,33 +96,32 @@ def module_audio(course: Course, module: Module) -> ModuleAudio:
     for chapter in _chapters(course, module):
         entry = built.get(chapter.id) or {}
         key = str(entry.get("key") or "")
-        current = key and entry.get("digest") == chapter.digest
-        if current:
-            try:
-                current = store.has_section(key)
-            except ValueError:
-                current = False
+        try:
+            present = bool(key) and store.has_section(key)
+        except ValueError:
+            present = False
         chapters.append(
             ChapterAudio(
                 id=chapter.id,
                 title=chapter.title,
-                key=key if current else "",
-                duration=float(entry.get("duration") or 0.0) if current else 0.0,
-                engine=str(entry.get("engine") or "") if current else "",
+                key=key if present else "",
+                duration=float(entry.get("duration") or 0.0) if present else 0.0,
+                engine=str(entry.get("engine") or "") if present else "",
+                stale=present and entry.get("digest") != chapter.digest,
             )
         )
     whole = manifest.get("whole") or {}
     whole_key = str(whole.get("key") or "")
-    whole_ok = bool(whole_key) and all(c.available for c in chapters)
-    if whole_ok:
-        try:
-            whole_ok = store.module_path(whole_key).is_file()
-        except ValueError:
-            whole_ok = False
+    try:
+        whole_ok = bool(whole_key) and store.module_path(whole_key).is_file()
+    except ValueError:
+        whole_ok = False
+    stale = bool(whole.get("stale")) or any(c.stale for c in chapters)
     return ModuleAudio(
         chapters=tuple(chapters),
         whole_key=whole_key if whole_ok else "",
         whole_duration=float(whole.get("duration") or 0.0) if whole_ok else 0.0,
+        whole_stale=whole_ok and stale,
     )
 
 
@@ -120,17 +129,6 @@ def module_audio(course: Course, module: Module) -> ModuleAudio:
 def audio_for(course: Course, module: Module) -> ModuleAudio:
     """The module's audio, for the player panel."""
     return module_audio(course, module)
-
-
-def _module_or_404(lang: str, course_id: str, module_id: str) -> tuple[Course, Module]:
-    """The visible module behind a URL (with the page's language fallback), or 404."""
-    if lang not in languages():
-        abort(404)
-    course = catalogue().course(course_id)
-    found = course.module(module_id, lang) if course else None
-    if course is None or found is None:
-        abort(404)
-    return course, found[0]
 
 
 def _send(path: Path, mimetype: str, version: str, name: str) -> ResponseReturnValue:
@@ -167,7 +165,7 @@ def _chapter_or_404(
     lang: str, course_id: str, module_id: str, section_id: str
 ) -> tuple[Module, ChapterAudio]:
     """A section's built audio, looked up by ids in the catalogue and the manifest."""
-    course, module = _module_or_404(lang, course_id, module_id)
+    course, module = module_or_404(lang, course_id, module_id)
     chapter = module_audio(course, module).chapter(section_id)
     if chapter is None or not chapter.available:
         abort(404)
@@ -193,7 +191,7 @@ def section_vtt(lang: str, course_id: str, module_id: str, section_id: str) -> R
 @bp.get("/<lang:lang>/<course_id>/<module_id>.mp3")
 def module_mp3(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     """The whole module as one MP3 with ID3 chapters."""
-    course, module = _module_or_404(lang, course_id, module_id)
+    course, module = module_or_404(lang, course_id, module_id)
     audio = module_audio(course, module)
     if not audio.whole_key:
         abort(404)

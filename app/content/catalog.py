@@ -10,9 +10,16 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.content.loader import load_catalogue
 from app.content.model import Catalogue
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+#: Where `init_app` keeps the app's ContentCache in `app.extensions`.
+EXTENSION_KEY = "academy.content"
 
 Stamp = tuple[tuple[str, int, int], ...]
 
@@ -57,3 +64,17 @@ class ContentCache:
                 self._stamp = stamp
                 self.loads += 1
             return self._catalogue
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its catalogue cache (nothing is read until the first `catalogue_of`)."""
+    app.extensions[EXTENSION_KEY] = ContentCache(Path(app.config["CONTENT_DIR"]))
+
+
+def catalogue_of(app: Flask) -> Catalogue:
+    """The app's current catalogue, for builders and commands that hold the app object.
+
+    Requests use `app.web.catalogue()`, which is this for `current_app`.
+    """
+    cache: ContentCache = app.extensions[EXTENSION_KEY]
+    return cache.get()

@@ -8,7 +8,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.audio.cli import run_build as build_audio
 from app.content.loader import display_path, load_catalogue
+from app.pdf.build import build_pdfs
 
 content_cli = AppGroup("content", help="Check and build course content.")
 
@@ -65,8 +67,6 @@ def check() -> None:
 def build(workers: int | None) -> None:
     """Build every missing artefact: the audio versions, then the PDFs; exit 1 if any failed."""
     # Imported here: the content package must not depend on the channels that it feeds.
-    from app.audio.cli import run_build as build_audio
-    from app.pdf.build import build_pdfs
 
     click.echo("Audio versions")
     audio = build_audio(workers)

@@ -2,48 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, send_file
+from flask import Blueprint, abort, render_template, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from werkzeug.routing import BaseConverter
 
-from app.content.catalog import ContentCache
 from app.content.loader import MEDIA_TYPES
-from app.content.model import Catalogue, Course
-from app.i18n import languages
-from app.progress.services import (
-    current_learner,
-    eqf_preference,
-    module_statuses,
-    resume_point,
-)
+from app.progress.services import module_statuses, resume_point
+from app.web import catalogue, course_or_404, current_learner, eqf_preference
 
 bp = Blueprint("content", __name__)
-
-
-class LanguageConverter(BaseConverter):
-    """A two-letter language code; which ones exist is checked in the view."""
-
-    regex = r"[a-z]{2}"
-
-
-def catalogue() -> Catalogue:
-    """The current catalogue, reloaded if a content file changed since the last request."""
-    cache = current_app.extensions.get("academy.content")
-    if cache is None:
-        cache = ContentCache(current_app.config["CONTENT_DIR"])
-        current_app.extensions["academy.content"] = cache
-    return cache.get()
-
-
-def course_or_404(lang: str, course_id: str) -> Course:
-    """A course learners can see in a language the site speaks, or a friendly 404."""
-    if lang not in languages():
-        abort(404)
-    course = catalogue().course(course_id)
-    if course is None or not course.visible:
-        abort(404)
-    return course
 
 
 @bp.get("/")
@@ -56,8 +23,6 @@ def index() -> ResponseReturnValue:
 @bp.get("/<lang:lang>/")
 def home(lang: str) -> ResponseReturnValue:
     """The catalogue in a chosen language."""
-    if lang not in languages():
-        abort(404)
     courses = [c for c in catalogue().courses.values() if c.visible]
     return render_template("content/catalogue.html", courses=courses)
 

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import weasyprint
-from flask import Flask, current_app, has_request_context, render_template, request
+from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup
 
+from app.content.catalog import catalogue_of
 from app.content.markdown import VALID_ID, slugify
 from app.content.model import Course, Module
 from app.files import write_atomic
@@ -31,29 +32,14 @@ from app.i18n import LANGUAGE_NAMES
 from app.pdf.qr import qr_data_url
 from app.pdf.render import RenderedPdf, ResourcePolicy, render_pdf
 from app.pdf.worksheet import PrintQuestion, worksheet
+from app.web import DEFAULT_BASE_URL, site_base_url
 
 #: Bump when a template or the layout changes in a way the HTML alone does not show.
 TEMPLATE_VERSION = "1"
-#: Where `flask pdf build` says the site lives when ACADEMY_BASE_URL is not set (`make run`).
-DEFAULT_BASE_URL = "http://127.0.0.1:5000/"
 PRINT_CSS = "css/print.css"
 
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
-
-
-def site_base_url() -> str:
-    """The site's public root ending in '/': ACADEMY_BASE_URL, else the request's, else local.
-
-    Outside debug and tests ACADEMY_BASE_URL is required (app/config.py), so a request's Host
-    header never decides what a PDF links to or which artefact is served.
-    """
-    configured = str(current_app.config.get("BASE_URL") or "")
-    if configured:
-        return configured.rstrip("/") + "/"
-    if has_request_context():
-        return request.url_root.rstrip("/") + "/"
-    return DEFAULT_BASE_URL
 
 
 def quiz_url(base_url: str, lang: str, course_id: str, module_id: str) -> str:
@@ -336,9 +322,7 @@ class BuildReport:
 
 def _jobs(app: Flask, base_url: str) -> Iterator[tuple[str, Callable[[], PdfJob | None]]]:
     """Every PDF the site offers, as (label, job factory), modules first then courses."""
-    from app.content.views import catalogue
-
-    courses = [c for c in catalogue().courses.values() if c.visible]
+    courses = [c for c in catalogue_of(app).courses.values() if c.visible]
     langs = tuple(app.config["LANGUAGES"])
     for course in courses:
         for lang in langs:

@@ -9,20 +9,21 @@ from typing import Any
 from flask import Blueprint, abort, current_app, send_file, url_for
 from flask.typing import ResponseReturnValue
 
+from app.builds import pdf_key, rebuild_pdf
 from app.content.model import Course, Module
-from app.content.views import catalogue, course_or_404
 from app.extensions import db
 from app.pdf.build import (
     PRINT_CSS,
     PdfJob,
     course_job,
     ensure_artefact,
+    find_artefact,
     latest_artefact,
     module_job,
-    site_base_url,
 )
 from app.progress import services as progress
-from app.progress.services import current_learner
+from app.tasks import queue_for
+from app.web import catalogue, course_or_404, current_learner, site_base_url
 
 bp = Blueprint("pdf", __name__)
 
@@ -45,17 +46,33 @@ def _job(key: tuple[Any, ...], make: Callable[[], PdfJob | None]) -> PdfJob | No
 
 
 def _send(job: PdfJob) -> ResponseReturnValue:
-    """The PDF artefact as a download, with its content hash as ETag."""
-    artefact = ensure_artefact(job)
-    return send_file(
+    """The PDF artefact as a download, with its content hash as ETag.
+
+    After an edit, until the queue has rebuilt it, the previous PDF is sent (marked by the
+    X-Academy-Updating header) and a rebuild is queued; only a PDF never built before is
+    rendered in the request.
+    """
+    artefact = find_artefact(job)
+    updating = False
+    if artefact is None:
+        artefact = latest_artefact(job.course_id, job.module_id, job.lang)
+        if artefact is not None:
+            updating = True
+            rebuild_pdf.enqueue(job.course_id, job.lang, job.module_id or "")
+        else:
+            artefact = ensure_artefact(job)
+    response = send_file(
         artefact.path,
         mimetype="application/pdf",
         as_attachment=True,
         download_name=job.download_name,
-        etag=job.key,
+        etag=artefact.key,
         conditional=True,
         max_age=0,  # same URL, new content after an edit: revalidate with the ETag each time
     )
+    if updating:
+        response.headers["X-Academy-Updating"] = "1"
+    return response
 
 
 @bp.get("/<lang:lang>/<course_id>/<module_id>.pdf")
@@ -123,6 +140,7 @@ def pdf_downloads(course: Course, module: Module, lang: str) -> list[dict[str, o
                 "url": url,
                 "size": artefact.size if artefact else None,
                 "pages": artefact.pages if artefact else None,
+                "updating": queue_for(current_app).busy(pdf_key(course.id, lang, module_id or "")),
             }
         )
     return links

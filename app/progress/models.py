@@ -22,7 +22,10 @@ class Statement(db.Model):  # type: ignore[name-defined]
     """One learner event, shaped like an xAPI 1.0.3 statement: actor, verb, object, result."""
 
     __tablename__ = "statements"
-    __table_args__ = (Index("ix_statements_learner_module", "learner", "course_id", "module_id"),)
+    __table_args__ = (
+        Index("ix_statements_learner_module", "learner", "course_id", "module_id"),
+        Index("ix_statements_timestamp_uuid", "timestamp", "uuid"),  # the xAPI API's order
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)

@@ -7,14 +7,11 @@ the pure rules, and flushes; the request commits once.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import session
-from flask_login import current_user
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User, utcnow
 from app.content.model import Course, Module
-from app.database import write_transaction
+from app.database import writes
 from app.extensions import db
 from app.progress.models import CourseCompletion, ModuleProgress, Statement
 from app.progress.rules import (
@@ -36,34 +33,9 @@ from app.progress.rules import (
     replay,
 )
 
-GUEST_SESSION_KEY = "guest"
-EQF_SESSION_KEY = "eqf_level"
-
 
 class ProgressError(ValueError):
     """A statement that does not fit the content (unknown section, verb or channel)."""
-
-
-def current_learner(create: bool = False) -> str | None:
-    """The learner key of this request: the signed-in user, or this browser's guest key.
-
-    :param create: give a guest a key now (when they first do something worth keeping).
-    """
-    if current_user.is_authenticated:
-        return current_user.learner_key
-    guest = session.get(GUEST_SESSION_KEY)
-    if guest is None and create:
-        guest = secrets.token_urlsafe(18)
-        session[GUEST_SESSION_KEY] = guest
-    return f"g:{guest}" if guest else None
-
-
-def eqf_preference() -> int | None:
-    """The EQF level the learner chose to study at (3, 4 or 5), or None."""
-    if current_user.is_authenticated:
-        return current_user.eqf_level
-    level = session.get(EQF_SESSION_KEY)
-    return level if level in (3, 4, 5) else None
 
 
 def object_id(course_id: str, module_id: str | None = None, section_id: str | None = None) -> str:
@@ -174,6 +146,7 @@ def _new_statement(
     return statement
 
 
+@writes
 def record(
     learner: str,
     course: Course,
@@ -187,7 +160,7 @@ def record(
 ) -> Statement:
     """Store one statement about a module and bring the learner's summary up to date.
 
-    :param learner: learner key from `current_learner`.
+    :param learner: learner key (`app.web.current_learner` in a request).
     :param verb: one of rules.VERBS (experienced, progressed, downloaded, attempted, passed, ...).
     :param section_id: the section the statement is about, if any; it must exist in the module.
     :param result: verb-specific numbers, e.g. {"score": 0.8} or {"position": 12.5, ...}.
@@ -201,7 +174,6 @@ def record(
     if section_id is not None and module.section(section_id) is None:
         raise ProgressError(f"module {module.id!r} has no section {section_id!r}")
 
-    write_transaction()
     row = _locked_row(learner, course.id, module.id)
     now = utcnow()
     context = {"channel": channel, "language": language}
@@ -231,6 +203,7 @@ def _complete_module_if_done(
     _complete_course_if_done(learner, course, context, now, also_done=module.id)
 
 
+@writes
 def record_course_event(
     learner: str, course: Course, verb: str, *, language: str, channel: str = "web"
 ) -> Statement:
@@ -239,7 +212,6 @@ def record_course_event(
         raise ProgressError(f"unknown verb {verb!r}")
     if channel not in CHANNELS:
         raise ProgressError(f"unknown channel {channel!r}")
-    write_transaction()
     statement = _new_statement(
         learner, verb, course.id, None, None, None, {"channel": channel, "language": language},
         utcnow(),
@@ -301,6 +273,7 @@ def rebuild(learner: str, course_id: str, module_id: str) -> Summary:
     return replay([_event(s) for s in statements])
 
 
+@writes
 def adopt_guest_progress(guest: str, learner: str, courses: dict[str, Course]) -> int:
     """Move a guest's statements to an account and rebuild the account's summaries.
 
@@ -309,7 +282,6 @@ def adopt_guest_progress(guest: str, learner: str, courses: dict[str, Course]) -
     :param courses: the loaded courses, to check completion against current content.
     :returns: how many statements moved.
     """
-    write_transaction()
     touched = set(
         db.session.execute(
             select(Statement.course_id, Statement.module_id)
@@ -441,9 +413,9 @@ def course_completed_at(learner: str | None, course_id: str) -> datetime | None:
     )
 
 
+@writes
 def delete_learner_data(learner: str) -> None:
     """Remove every statement, summary and completion of a learner."""
-    write_transaction()
     db.session.execute(delete(Statement).where(Statement.learner == learner))
     db.session.execute(delete(ModuleProgress).where(ModuleProgress.learner == learner))
     db.session.execute(delete(CourseCompletion).where(CourseCompletion.learner == learner))

@@ -12,24 +12,29 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
+from app.accounts import services as accounts
 from app.accounts.forms import EmptyForm
-from app.content.views import catalogue, course_or_404
-from app.database import write_transaction
 from app.extensions import db
-from app.i18n import languages
-from app.pdf.build import site_base_url
 from app.pdf.certificate import render_certificate
 from app.progress import services
-from app.progress.services import EQF_SESSION_KEY, ProgressError, current_learner
+from app.progress.services import ProgressError
 from app.trainer.groups import groups_of
 from app.trainer.reports import learner_outcomes
+from app.web import (
+    catalogue,
+    course_or_404,
+    current_learner,
+    eqf_preference,
+    module_or_404,
+    remember_guest_eqf,
+    site_base_url,
+)
 
 bp = Blueprint("progress", __name__)
 
@@ -56,11 +61,7 @@ def _refuse(message: str) -> ResponseReturnValue:
 @bp.post("/<lang:lang>/<course_id>/<module_id>/progress")
 def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     """Record a section read on screen or audio listened to (JSON, CSRF header required)."""
-    course = course_or_404(lang, course_id)
-    found = course.module(module_id, lang)
-    if found is None:
-        abort(404)
-    module = found[0]
+    course, module = module_or_404(lang, course_id, module_id)
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # absurdly nested JSON: refuse it like any other bad body
@@ -109,8 +110,6 @@ def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
 @bp.get("/<lang:lang>/me/")
 def dashboard(lang: str) -> ResponseReturnValue:
     """Each course with its progress, best scores and last activity; the EQF preference."""
-    if lang not in languages():
-        abort(404)
     learner = current_learner()
     rows = []
     for course in catalogue().courses.values():
@@ -131,7 +130,7 @@ def dashboard(lang: str) -> ResponseReturnValue:
         "progress/dashboard.html",
         rows=rows,
         lang=lang,
-        eqf_level=services.eqf_preference(),
+        eqf_level=eqf_preference(),
         groups=groups_of(current_user) if current_user.is_authenticated else [],
         leave_form=EmptyForm(),
     )
@@ -140,8 +139,6 @@ def dashboard(lang: str) -> ResponseReturnValue:
 @bp.post("/<lang:lang>/me/eqf")
 def set_eqf(lang: str) -> ResponseReturnValue:
     """Remember the EQF level the learner studies at (or none)."""
-    if lang not in languages():
-        abort(404)
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
@@ -150,12 +147,10 @@ def set_eqf(lang: str) -> ResponseReturnValue:
     if raw not in ("", "3", "4", "5"):
         abort(400)
     if current_user.is_authenticated:
-        user = current_user._get_current_object()
-        write_transaction()
-        user.eqf_level = level
+        accounts.set_eqf_level(current_user._get_current_object(), level)
         db.session.commit()
     else:
-        session[EQF_SESSION_KEY] = level
+        remember_guest_eqf(level)
     return redirect(url_for("progress.dashboard", lang=lang))
 
 

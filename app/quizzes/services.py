@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 from app.accounts.models import utcnow
 from app.content.model import Course, Module
 from app.content.questions import Question, QuestionType
+from app.database import writes
 from app.extensions import db
 from app.progress import services as progress
 from app.quizzes.grading import score
@@ -267,6 +268,7 @@ def attempt_by_token(token: str) -> QuizAttempt | None:
     return db.session.scalar(select(QuizAttempt).where(QuizAttempt.token == token))
 
 
+@writes
 def submit(
     learner: str,
     course: Course,
@@ -281,7 +283,7 @@ def submit(
     Flushes; the caller commits. The progress statement and the attempt go in the same
     transaction, so a double submission losing the race on the unique token leaves neither.
 
-    :param learner: learner key from `progress.current_learner(create=True)`.
+    :param learner: learner key (`app.web.current_learner(create=True)` in a request).
     :param language: the page language, recorded in the progress statement.
     :returns: the attempt and whether it was stored now (False: this token was already used).
     """
@@ -302,7 +304,13 @@ def submit(
         module,
         "passed" if passed else "failed",
         language=language,
-        result={"score": result.total, "attempt": state.token},
+        result={
+            "score": result.total,
+            "raw": sum(result.per_question.values()),
+            "max": len(result.per_question),
+            "duration": max(0.0, (now - state.started_at).total_seconds()),
+            "attempt": state.token,
+        },
         channel="web",
     )
     attempt = QuizAttempt(
@@ -356,6 +364,7 @@ def best_score(attempts: list[QuizAttempt]) -> float | None:
     return max((a.score for a in attempts), default=None)
 
 
+@writes
 def move_guest_attempts(guest: str, learner: str) -> int:
     """Give a guest's attempts to the account they just signed in to (flushes, no commit)."""
     moved = db.session.execute(
@@ -365,6 +374,7 @@ def move_guest_attempts(guest: str, learner: str) -> int:
     return moved
 
 
+@writes
 def delete_attempts(learner: str) -> None:
     """Remove every attempt of a learner (flushes, no commit)."""
     db.session.execute(delete(QuizAttempt).where(QuizAttempt.learner == learner))

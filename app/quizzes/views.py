@@ -17,25 +17,23 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.content.model import Course, Module
-from app.content.views import course_or_404
 from app.extensions import db
-from app.progress.services import current_learner
 from app.quizzes import services
 from app.quizzes.gift_export import module_to_gift
 from app.quizzes.review import reviewed_questions, shown_questions
 from app.quizzes.services import STATE_FIELD, InvalidAnswers
 from app.trainer.reports import outcome_standing
+from app.web import current_learner, module_or_404
 
 bp = Blueprint("quizzes", __name__)
 
 
 def _module_or_404(lang: str, course_id: str, module_id: str) -> tuple[Course, Module]:
     """A visible module with questions (in `lang` or its fallback), or a friendly 404."""
-    course = course_or_404(lang, course_id)
-    found = course.module(module_id, lang)
-    if found is None or not found[0].questions:
+    course, module = module_or_404(lang, course_id, module_id)
+    if not module.questions:
         abort(404)
-    return course, found[0]
+    return course, module
 
 
 def _render_quiz(lang: str, course: Course, module: Module) -> str:

@@ -132,9 +132,13 @@
     if (!audio.paused && box.height && (box.top < 0 || box.bottom > window.innerHeight)) {
       // Follow the voice down the page, as a finger follows the line.
       const parent = range.startContainer.parentElement;
-      if (parent) parent.scrollIntoView({ block: "center", behavior: "smooth" });
+      if (parent) parent.scrollIntoView({ block: "center", behavior: motion() });
     }
   }
+
+  // Smooth scrolling, unless the learner asked the system for less motion.
+  const lessMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+  const motion = () => (lessMotion && lessMotion.matches ? "auto" : "smooth");
 
   function renderReadalong(list) {
     readalong.replaceChildren();
@@ -144,7 +148,8 @@
       sentence.textContent = cue.text;
       sentence.dataset.index = String(i);
       sentence.setAttribute("role", "button");
-      sentence.tabIndex = 0;
+      // One tab stop for the whole read-along; the arrow keys move between its sentences.
+      sentence.tabIndex = i === 0 ? 0 : -1;
       readalong.append(sentence, " ");
     });
     cueIndex = -1;
@@ -168,9 +173,10 @@
     const now = found >= 0 ? readalong.querySelector(`[data-index="${found}"]`) : null;
     if (now) {
       now.classList.add("is-current");
-      // Scroll inside the read-along box only: the page itself must not jump.
+      // Scroll inside the read-along box only: the page itself must not jump. While the
+      // learner's focus is in the box, it stays where they put it.
       const top = now.offsetTop - readalong.offsetTop;
-      if (top < readalong.scrollTop || top > readalong.scrollTop + readalong.clientHeight - now.offsetHeight) {
+      if (!readalong.contains(document.activeElement) && top < readalong.scrollTop || top > readalong.scrollTop + readalong.clientHeight - now.offsetHeight) {
         readalong.scrollTop = Math.max(0, top - readalong.clientHeight / 3);
       }
     }
@@ -214,6 +220,7 @@
       items.forEach((item, i) => item.toggleAttribute("aria-current", i === index));
       const item = items[index];
       titleLabel.textContent = item.dataset.title || "";
+      if (engaged) { describeSession(); syncMini(); }
       audio.src = item.dataset.src;
       cues = [];
       ranges = [];
@@ -265,6 +272,83 @@
     setRate(RATES[Math.min(RATES.length - 1, Math.max(0, (now < 0 ? 1 : now) + direction))]);
   }
 
+  // Media Session: lock-screen and headset controls, with the chapter's title and artwork.
+  const session = "mediaSession" in navigator ? navigator.mediaSession : null;
+
+  function describeSession() {
+    if (!session || current < 0 || !window.MediaMetadata) return;
+    session.metadata = new MediaMetadata({
+      title: items[current].dataset.title || "",
+      artist: root.dataset.mediaArtist || "",
+      album: root.dataset.mediaAlbum || "",
+      artwork: root.dataset.mediaArtwork
+        ? [{ src: root.dataset.mediaArtwork, sizes: "512x512", type: "image/png" }] : [],
+    });
+  }
+
+  function sessionPosition() {
+    const total = duration();
+    if (!session || !session.setPositionState || !total) return;
+    try {
+      session.setPositionState({ duration: total, playbackRate: audio.playbackRate,
+                                 position: Math.min(audio.currentTime, total) });
+    } catch (e) { /* a position past the end while the next chapter loads */ }
+  }
+
+  if (session) {
+    const actions = {
+      play: () => audio.play().catch(() => {}),
+      pause: () => audio.pause(),
+      previoustrack: () => select(Math.max(0, current - 1), { play: !audio.paused }),
+      nexttrack: () => select(current + 1, { play: !audio.paused }),
+      seekbackward: (details) => skip(-((details && details.seekOffset) || 10)),
+      seekforward: (details) => skip((details && details.seekOffset) || 10),
+      seekto: (details) => { if (details && Number.isFinite(details.seekTime)) audio.currentTime = details.seekTime; },
+    };
+    Object.entries(actions).forEach(([action, handler]) => {
+      try { session.setActionHandler(action, handler); } catch (e) { /* not offered here */ }
+    });
+  }
+
+  // Mini-player: while the learner listens and the full controls are out of sight (scrolled
+  // away with the text), a small bar keeps play/pause and next chapter in view.
+  const mini = $("[data-audio-mini]");
+  const controls = $(".audio-controls");
+  let engaged = false; // the learner has pressed play at least once
+  let controlsInSight = true;
+
+  function showMini() {
+    if (!mini) return;
+    const wanted = engaged && !controlsInSight;
+    if (mini.hidden === !wanted) return;
+    if (!wanted && mini.contains(document.activeElement)) playButton.focus({ preventScroll: true });
+    mini.hidden = !wanted;
+    document.documentElement.classList.toggle("has-audio-mini", wanted);
+  }
+
+  if (mini && controls && "IntersectionObserver" in window) {
+    new IntersectionObserver((entries) => {
+      controlsInSight = entries[entries.length - 1].intersectionRatio > 0.9;
+      showMini();
+    }, { threshold: [0, 0.9, 1] }).observe(controls);
+    mini.querySelector("[data-audio-mini-play]").addEventListener("click", toggle);
+    mini.querySelector("[data-audio-mini-next]").addEventListener("click", () => select(current + 1, { play: !audio.paused }));
+    mini.querySelector("[data-audio-mini-show]").addEventListener("click", () => {
+      root.scrollIntoView({ block: "nearest", behavior: motion() });
+      playButton.focus({ preventScroll: true });
+    });
+  }
+
+  function syncMini() {
+    if (!mini) return;
+    const label = audio.paused ? playButton.dataset.labelPlay : playButton.dataset.labelPause;
+    const button = mini.querySelector("[data-audio-mini-play]");
+    button.textContent = audio.paused ? "▶" : "‖";
+    button.setAttribute("aria-label", label);
+    button.title = label + " (K)";
+    mini.querySelector("[data-audio-mini-title]").textContent = current >= 0 ? items[current].dataset.title || "" : "";
+  }
+
   // Controls -----------------------------------------------------------------------------
   playButton.addEventListener("click", toggle);
   $("[data-audio-back]").addEventListener("click", () => skip(-10));
@@ -287,15 +371,30 @@
     if (event.key === "Enter" || event.key === " ") {
       event.preventDefault();
       playCue(event.target);
+      return;
     }
+    const sentences = Array.from(readalong.querySelectorAll(".audio-sentence"));
+    const at = sentences.indexOf(event.target);
+    const moves = { ArrowDown: at + 1, ArrowRight: at + 1, ArrowUp: at - 1, ArrowLeft: at - 1,
+                    Home: 0, End: sentences.length - 1 };
+    if (at < 0 || !(event.key in moves)) return;
+    event.preventDefault();
+    const next = sentences[Math.min(sentences.length - 1, Math.max(0, moves[event.key]))];
+    sentences.forEach((sentence) => { sentence.tabIndex = sentence === next ? 0 : -1; });
+    next.focus();
   });
 
   // The element's events ------------------------------------------------------------------
   audio.addEventListener("play", () => {
     playButton.textContent = "‖";
-    playButton.setAttribute("aria-pressed", "true");
     playButton.setAttribute("aria-label", playButton.dataset.labelPause);
+    playButton.title = playButton.dataset.labelPause + " (K)";
     root.classList.add("is-playing");
+    engaged = true;
+    syncMini();
+    showMini();
+    describeSession();
+    if (session) session.playbackState = "playing";
     // The section being heard opens on the page, so its text can be followed.
     const element = current >= 0 ? chapterElement(current) : null;
     if (element && element.tagName === "DETAILS" && !element.open) {
@@ -307,9 +406,11 @@
   });
   audio.addEventListener("pause", () => {
     playButton.textContent = "▶";
-    playButton.setAttribute("aria-pressed", "false");
     playButton.setAttribute("aria-label", playButton.dataset.labelPlay);
+    playButton.title = playButton.dataset.labelPlay + " (K)";
     root.classList.remove("is-playing");
+    syncMini();
+    if (session) session.playbackState = "paused";
     if (!audio.ended) report();
   });
   audio.addEventListener("timeupdate", () => {
@@ -321,11 +422,12 @@
     }
     lastPosition = t;
     if (listened >= REPORT_EVERY) report();
+    if (!audio.paused && Math.floor(t) !== Math.floor(t - 0.3)) sessionPosition();
     showTime();
     highlight();
   });
   audio.addEventListener("seeking", () => { lastPosition = null; });
-  audio.addEventListener("loadedmetadata", showTime);
+  audio.addEventListener("loadedmetadata", () => { showTime(); sessionPosition(); });
   audio.addEventListener("ended", () => {
     report();
     // Continuous play: on to the next section that has audio.

@@ -1,0 +1,167 @@
+"""Builds that follow edits: a saved module queues a rebuild of exactly what it changed.
+
+A save from the studio calls `queue_rebuild`; a file changed on disk is found by `follow_content`,
+which every worker runs every few seconds (a stat walk, then a load only when a stamp changed).
+Both queue, per changed module version (course, language, module):
+
+- `rebuild_audio`: the sections whose narration changed (artefacts are named by content hash, so
+  untouched sections are reused), then the whole-module MP3 and the manifest the player reads;
+- `rebuild_pdf`: the module's PDF and the course's PDF in that language.
+
+While a job waits or runs, learners get the previous audio and PDF, marked as being updated.
+A section that gTTS could not speak (unreachable) is spoken by the next engine at once and the
+job retries with back-off to get the first engine's voice; when the retries run out the job
+ends as failed with the reason, and the fallback audio stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from app import tasks
+from app.content.catalog import catalogue_of, content_stamp
+from app.content.model import Catalogue, Course
+
+SNAPSHOT = "builds:snapshot"  # queue key: what the last look at the files saw
+WATCH_SECONDS = 2.0
+
+
+class EngineUnavailable(Exception):
+    """The first speech engine could not be reached; a fallback voice is in place meanwhile."""
+
+
+def audio_key(course_id: str, lang: str, module_id: str) -> str:
+    """The lease/coalescing key of a module's audio."""
+    return f"audio:{course_id}/{lang}/{module_id}"
+
+
+def pdf_key(course_id: str, lang: str, module_id: str = "") -> str:
+    """The lease/coalescing key of a module's PDF, or the course's when module_id is ''."""
+    return f"pdf:{course_id}/{lang}/{module_id or '_course'}"
+
+
+def _catalogue(app: Flask) -> Catalogue:
+    return catalogue_of(app)
+
+
+@tasks.task(
+    retries=5,
+    retry_delay=5.0,
+    backoff=3.0,
+    lock=audio_key,
+    label=lambda course_id, lang, module_id: f"audio {course_id}/{lang}/{module_id}",
+)
+def rebuild_audio(course_id: str, lang: str, module_id: str) -> None:
+    """Rebuild a module version's changed section audio, its module MP3 and its manifest."""
+    from app.audio.build import build_module_audio
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    course = _catalogue(app).course(course_id)
+    entry = next((e for e in course.visible if e.id == module_id), None) if course else None
+    module = entry.versions.get(lang) if entry else None
+    if course is None or module is None:
+        return  # removed or hidden (errors) since the job was queued: nothing to build
+    build = build_module_audio(
+        app, course, module, prefer_first=tasks.retries_left() > 0, progress=tasks.report_progress
+    )
+    failed = build.report.failed
+    if failed:
+        raise RuntimeError("; ".join(f"{s.section}: {s.reason}" for s in failed))
+    if build.used_fallback:
+        raise EngineUnavailable(
+            "first engine unreachable, fallback voice in place: " + "; ".join(build.fallbacks)
+        )
+
+
+@tasks.task(
+    retries=3,
+    retry_delay=5.0,
+    backoff=3.0,
+    lock=pdf_key,
+    label=lambda course_id, lang, module_id="": (
+        f"PDF {course_id}/{lang}/{module_id}" if module_id else f"PDF {course_id}/{lang} (course)"
+    ),
+)
+def rebuild_pdf(course_id: str, lang: str, module_id: str = "") -> None:
+    """Render a module's PDF (or the course's, module_id '') if its content changed."""
+    from app.pdf.build import (
+        DEFAULT_BASE_URL,
+        build_artefact,
+        course_job,
+        find_artefact,
+        module_job,
+        site_base_url,
+    )
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.test_request_context("/"):
+        base_url = site_base_url() if app.config.get("BASE_URL") else DEFAULT_BASE_URL
+        course = _catalogue(app).course(course_id)
+        if course is None or not course.visible:
+            return
+        job = (
+            module_job(course, module_id, lang, base_url)
+            if module_id
+            else course_job(course, lang, base_url)
+        )
+        if job is None or find_artefact(job) is not None:
+            return
+        build_artefact(job)
+
+
+def queue_rebuild(course_id: str, lang: str, module_id: str) -> list[str]:
+    """Queue everything a change to one module version affects; return the new job ids."""
+    jobs = [
+        rebuild_audio.enqueue(course_id, lang, module_id),
+        rebuild_pdf.enqueue(course_id, lang, module_id),
+        rebuild_pdf.enqueue(course_id, lang, ""),
+    ]
+    return [job for job in jobs if job]
+
+
+def _course_digest(course: Course) -> str:
+    """What of course.yml shapes every module's artefacts (titles, lexicon, order)."""
+    payload = [course.title, course.lexicon, [e.id for e in course.visible]]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def snapshot(catalogue: Catalogue) -> dict[str, str]:
+    """`course/lang/module` -> a digest of what its artefacts are made from, visible ones only."""
+    seen: dict[str, str] = {}
+    for course in catalogue.courses.values():
+        digest = _course_digest(course)
+        for entry in course.visible:
+            for lang, module in entry.versions.items():
+                seen[f"{course.id}/{lang}/{entry.id}"] = f"{module.content_hash}:{digest}"
+    return seen
+
+
+def changed_versions(before: dict[str, str], after: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The (course, lang, module) versions that are new or whose digest changed."""
+    return [
+        tuple(key.split("/", 2))  # type: ignore[misc]
+        for key, digest in sorted(after.items())
+        if before.get(key) != digest
+    ]
+
+
+@tasks.periodic(seconds=WATCH_SECONDS)
+def follow_content() -> None:
+    """Queue rebuilds for module files changed on disk since the last look (any process)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    root = Path(app.config["CONTENT_DIR"])
+    stamp = hash(content_stamp(root))
+    memo = app.extensions.setdefault("academy.builds", {})
+    if memo.get("stamp") == stamp:
+        return
+    queue = tasks.queue_for(app)
+    after = snapshot(catalogue_of(app))
+    before = queue.read(SNAPSHOT) or {}
+    for course_id, lang, module_id in changed_versions(before, after):
+        queue_rebuild(course_id, lang, module_id)
+    queue.write(SNAPSHOT, after)
+    memo["stamp"] = stamp

@@ -1,0 +1,109 @@
+"""Request-bound helpers every view and builder shares.
+
+The web layer sits between the services (plain arguments, no Flask) and the views: it turns
+"this request" into those plain arguments. The current learner's key, their EQF preference,
+the site's base URL, the catalogue of the running app, and the course or module a URL names
+(or a 404) all come from here, so no view imports another blueprint's views.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+
+from flask import abort, current_app, has_request_context, request, session
+from flask_login import current_user
+from werkzeug.routing import BaseConverter
+
+from app.content.catalog import catalogue_of
+from app.content.model import Catalogue, Course, Module
+
+GUEST_SESSION_KEY = "guest"
+EQF_SESSION_KEY = "eqf_level"
+EQF_LEVELS = (3, 4, 5)
+
+#: Where the site says it lives when ACADEMY_BASE_URL is not set and no request is running.
+DEFAULT_BASE_URL = "http://127.0.0.1:5000/"
+
+
+def language_converter(languages: Sequence[str]) -> type[BaseConverter]:
+    """A URL converter matching only the languages the site speaks; any other is a 404."""
+    pattern = "|".join(re.escape(code) for code in languages)
+
+    class LanguageConverter(BaseConverter):
+        """One of the site's language codes (`<lang:lang>` in a route)."""
+
+        regex = f"(?:{pattern})"
+
+    return LanguageConverter
+
+
+def catalogue() -> Catalogue:
+    """The running app's catalogue, reloaded if a content file changed since the last call."""
+    return catalogue_of(current_app)
+
+
+def current_learner(create: bool = False) -> str | None:
+    """The learner key of this request: the signed-in user, or this browser's guest key.
+
+    :param create: give a guest a key now (when they first do something worth keeping).
+    """
+    if current_user.is_authenticated:
+        return str(current_user.learner_key)
+    guest = session.get(GUEST_SESSION_KEY)
+    if guest is None and create:
+        guest = secrets.token_urlsafe(18)
+        session[GUEST_SESSION_KEY] = guest
+    return f"g:{guest}" if guest else None
+
+
+def take_guest_key() -> str | None:
+    """Remove this browser's guest key from the session and return it as a learner key."""
+    token = session.pop(GUEST_SESSION_KEY, None)
+    return f"g:{token}" if token else None
+
+
+def eqf_preference() -> int | None:
+    """The EQF level the learner chose to study at (3, 4 or 5), or None."""
+    if current_user.is_authenticated:
+        level = current_user.eqf_level
+    else:
+        level = session.get(EQF_SESSION_KEY)
+    return level if level in EQF_LEVELS else None
+
+
+def remember_guest_eqf(level: int | None) -> None:
+    """Keep a guest's EQF level in their session (signed-in learners keep it on the account)."""
+    session[EQF_SESSION_KEY] = level
+
+
+def site_base_url() -> str:
+    """The site's public root ending in '/': ACADEMY_BASE_URL, else the request's, else local.
+
+    Outside debug and tests ACADEMY_BASE_URL is required (app/config.py), so a request's Host
+    header never decides what a PDF links to or which artefact is served.
+    """
+    configured = str(current_app.config.get("BASE_URL") or "")
+    if configured:
+        return configured.rstrip("/") + "/"
+    if has_request_context():
+        return request.url_root.rstrip("/") + "/"
+    return DEFAULT_BASE_URL
+
+
+def course_or_404(lang: str, course_id: str) -> Course:
+    """A course learners can see, or a friendly 404 (`lang` is checked by the URL converter)."""
+    course = catalogue().course(course_id)
+    if course is None or not course.visible:
+        abort(404)
+    return course
+
+
+def module_or_404(lang: str, course_id: str, module_id: str) -> tuple[Course, Module]:
+    """A visible module in `lang` (or its language fallback) and its course, or a 404."""
+    course = course_or_404(lang, course_id)
+    found = course.module(module_id, lang)
+    if found is None:
+        abort(404)
+    return course, found[0]

@@ -1,0 +1,150 @@
+"""Builds that follow edits (app/builds.py): the real queue, espeak-ng, WeasyPrint, pdftotext."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app import tasks
+from app.audio.engines import GttsEngine
+from app.audio.store import Store
+from app.builds import changed_versions, rebuild_audio, snapshot
+from app.content.loader import load_catalogue
+from tests.pdf_tools import pdf_pages_text
+from tests.test_audio import MODULE_EN, audio_app, manifest
+from tests.test_audio_gtts import FakeGoogle
+from tests.test_audio_gtts import fake as fake  # noqa: F401  (the fake gTTS endpoint fixture)
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def keys(app: Flask, lang: str = "en") -> dict[str, str]:
+    return {c["id"]: c["key"] for c in manifest(app, lang)["chapters"]}
+
+
+def test_a_file_saved_on_disk_rebuilds_what_changed_while_learners_keep_the_old(
+    tmp_path: Path,
+) -> None:
+    app = audio_app(tmp_path, TTS_ENGINES="espeak-ng")
+    result = app.test_cli_runner().invoke(args=["content", "build", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Audio: 8 section(s) built, 0 reused" in result.output
+    assert "[########################] 8/8 100%" in result.output  # the progress bar
+    assert "PDF: 4 built, 0 up to date, 0 failed" in result.output  # and the summaries
+    before = keys(app)
+    media = Path(app.config["MEDIA_DIR"])
+    [old_pdf] = (media / "pdf" / "mini").glob("first.en.*.pdf")
+    client = app.test_client()
+
+    with tasks.running_worker(app, hooks=True):
+        # The worker's first look records the files as they are: nothing needs building.
+        wait_for(lambda: tasks.queue_for(app).read("builds:snapshot"))
+        tasks.wait_idle(app)  # (with no earlier look, every version is checked once)
+        first_look = {job.id for job in tasks.queue_for(app).jobs()}
+        source = tmp_path / "content" / "mini" / "01-first" / "en.md"
+        source.write_text(
+            MODULE_EN.replace("One question about channels.", "A harder question."),
+            encoding="utf-8",
+        )
+        # Meanwhile: the old section audio and the old PDF, each marked as being updated.
+        wait_for(lambda: len(tasks.queue_for(app).jobs()) > len(first_look))
+        page = client.get("/en/mini/first/").get_data(as_text=True)
+        assert "data-audio-stale" in page or keys(app) != before  # the rebuild may be done
+        response = client.get("/en/mini/first.pdf")
+        assert response.status_code == 200
+        tasks.wait_idle(app, timeout=120)
+
+    jobs = {job.label: job for job in tasks.queue_for(app).jobs() if job.id not in first_look}
+    assert {job.state for job in jobs.values()} == {"done"}
+    assert set(jobs) == {"audio mini/en/first", "PDF mini/en/first", "PDF mini/en (course)"}
+    after = keys(app)
+    assert [k for k in after if after[k] != before[k]] == ["quiz"]  # only the edited section
+    page = client.get("/en/mini/first/").get_data(as_text=True)
+    assert "data-audio-stale" not in page and "data-pdf-updating" not in page
+    [new_pdf] = (media / "pdf" / "mini").glob("first.en.*.pdf")
+    assert new_pdf != old_pdf and not old_pdf.exists()
+    assert "A harder question." in " ".join(pdf_pages_text(new_pdf))
+    # The Italian version did not change: its audio and PDF were left alone.
+    assert len(list((media / "pdf" / "mini").glob("first.it.*.pdf"))) == 1
+
+
+def test_while_a_pdf_is_rebuilt_the_previous_one_is_served(tmp_path: Path) -> None:
+    # The site's address is part of a PDF (quiz links): the worker and the page must agree.
+    app = audio_app(tmp_path, TTS_ENGINES="espeak-ng", BASE_URL="http://localhost/")
+    client = app.test_client()
+    first = client.get("/en/mini/first.pdf")  # never built: rendered once, in the request
+    assert first.status_code == 200 and "X-Academy-Updating" not in first.headers
+    source = tmp_path / "content" / "mini" / "01-first" / "en.md"
+    source.write_text(MODULE_EN.replace("First steps", "Early steps"), encoding="utf-8")
+    stale = client.get("/en/mini/first.pdf")  # no worker running: the old file, a job queued
+    assert stale.status_code == 200 and stale.headers["X-Academy-Updating"] == "1"
+    assert stale.data == first.data
+    page = client.get("/en/mini/first/").get_data(as_text=True)
+    assert "data-pdf-updating" in page
+    with tasks.running_worker(app):
+        tasks.wait_idle(app, timeout=60)
+    assert {job.state for job in tasks.queue_for(app).jobs()} == {"done"}
+    fresh = client.get("/en/mini/first.pdf")
+    assert "X-Academy-Updating" not in fresh.headers and fresh.data != first.data
+    (tmp_path / "fresh.pdf").write_bytes(fresh.data)
+    assert "Early steps" in " ".join(pdf_pages_text(tmp_path / "fresh.pdf"))
+
+
+def test_gtts_unreachable_gives_fallback_audio_then_retries_until_it_answers(
+    tmp_path: Path,
+    fake: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(GttsEngine, "THROTTLE", 0.0)  # the fake endpoint does not rate-limit
+    app = audio_app(
+        tmp_path, TTS_ENGINES="gtts,espeak-ng", TTS_GTTS_URL=fake, QUEUE_RETRY_FACTOR=0.05
+    )
+    FakeGoogle.mode = "429"  # Google refuses: the engine is down for this build
+    with app.app_context():
+        job_id = rebuild_audio.enqueue("mini", "en", "first")
+    queue = tasks.queue_for(app)
+    with tasks.running_worker(app):
+        wait_for(lambda: queue.job(job_id).state == "retrying")
+        job = queue.job(job_id)
+        assert "first engine unreachable" in job.error
+        # Learners already have audio, in the fallback voice.
+        engines = {c["engine"] for c in manifest(app)["chapters"]}
+        assert engines == {"espeak-ng"}
+        FakeGoogle.mode = "ok"  # the network is back: the next retry gets gTTS
+        wait_for(lambda: queue.job(job_id).state == "done")
+    job = queue.job(job_id)
+    assert job.attempts >= 2
+    assert {c["engine"] for c in manifest(app)["chapters"]} == {"gtts"}
+    store = Store(app.config["MEDIA_DIR"])
+    assert all(store.has_section(c["key"]) for c in manifest(app)["chapters"])
+
+
+def test_changed_versions_are_new_or_edited_modules_only(tmp_path: Path) -> None:
+    app = audio_app(tmp_path)
+    root = Path(app.config["CONTENT_DIR"])
+    before = snapshot(load_catalogue(root))
+    assert sorted(before) == ["mini/en/first", "mini/it/first"]
+    assert changed_versions({}, before) == [("mini", "en", "first"), ("mini", "it", "first")]
+    assert changed_versions(before, before) == []
+    source = root / "mini" / "01-first" / "it.md"
+    source.write_text(source.read_text().replace("Primi passi", "Passi"), encoding="utf-8")
+    assert changed_versions(before, snapshot(load_catalogue(root))) == [("mini", "it", "first")]
+    # A course-wide change (the lexicon shapes every narration) touches every version.
+    course = root / "mini" / "course.yml"
+    course.write_text(course.read_text().replace("for example", "for instance"), encoding="utf-8")
+    assert len(changed_versions(before, snapshot(load_catalogue(root)))) == 2
+
+
+@pytest.fixture(autouse=True)
+def _reset_fake() -> None:
+    FakeGoogle.mode = "ok"

@@ -1,0 +1,113 @@
+"""The SQLite write rule: a write either begins as a writer or fails at once, never silently."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+
+from app.accounts import services as accounts
+from app.accounts.models import User
+from app.database import WriteTransactionRequired, writes
+from app.extensions import db
+from tests.conftest import make_app
+from tests.helpers import write_mini_course
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    content = tmp_path / "content"
+    write_mini_course(content)
+    return make_app(tmp_path, content)
+
+
+def _sqlite(app: Flask) -> bool:
+    return app.config["DATABASE_URL"].startswith("sqlite")
+
+
+def _database_locked_for_writers(app: Flask) -> bool:
+    """Whether another connection is refused a write lock right now (SQLite only)."""
+    path = app.config["DATABASE_URL"].removeprefix("sqlite:///")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        assert "locked" in str(error)
+        return True
+    else:
+        other.execute("ROLLBACK")
+        return False
+    finally:
+        other.close()
+
+
+def test_a_write_after_a_read_without_the_rule_fails_loudly(app: Flask) -> None:
+    if not _sqlite(app):
+        pytest.skip("PostgreSQL's writers lock rows; the rule is SQLite's")
+    with app.app_context():
+        accounts.create_user("a@example.org", "correct horse battery", "A")
+        db.session.commit()
+        user = db.session.scalar(select(User))  # a reader transaction is now open
+        assert user is not None
+        user.display_name = "B"
+        with pytest.raises(WriteTransactionRequired, match="@writes"):
+            db.session.flush()
+        db.session.rollback()
+        with pytest.raises(WriteTransactionRequired):
+            db.session.scalar(select(User.id))
+            db.session.execute(update(User).values(display_name="C"))
+        db.session.rollback()
+        assert db.session.scalar(select(User.display_name)) == "A"
+
+
+def test_a_write_in_a_fresh_transaction_begins_as_a_writer(app: Flask) -> None:
+    with app.app_context():
+        db.session.add(
+            User(email="f@example.org", display_name="F", password_hash="x", role="learner")
+        )
+        db.session.flush()
+        if _sqlite(app):
+            # BEGIN IMMEDIATE took the write lock at the first write, before any read.
+            assert _database_locked_for_writers(app)
+        db.session.commit()
+        if _sqlite(app):
+            assert not _database_locked_for_writers(app)
+        assert db.session.scalar(select(User.email)) == "f@example.org"
+
+
+def test_a_service_marked_writes_may_read_first(app: Flask) -> None:
+    @writes
+    def rename(name: str) -> None:
+        user = db.session.scalar(select(User))
+        assert user is not None
+        user.display_name = name
+        db.session.flush()
+
+    with app.app_context():
+        accounts.create_user("r@example.org", "correct horse battery", "R")
+        db.session.commit()
+        assert db.session.scalar(select(User.display_name)) == "R"  # reader open
+        rename("S")  # finishes the reader, begins a writer, keeps it for the rest
+        if _sqlite(app):
+            assert _database_locked_for_writers(app)
+        rename("T")  # already a writer: the same transaction continues
+        db.session.commit()
+        assert db.session.scalar(select(User.display_name)) == "T"
+
+
+def test_a_signed_in_learners_eqf_choice_is_saved_through_the_rule(app: Flask) -> None:
+    # The view loads the user (a read) and then writes: it goes through a @writes service.
+    from tests.helpers import csrf_from, register
+
+    client = app.test_client()
+    register(client, "e@example.org")
+    token = csrf_from(client, "/en/me/")
+    response = client.post("/en/me/eqf", data={"level": "4", "csrf_token": token})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(User.eqf_level)) == 4

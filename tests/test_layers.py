@@ -1,0 +1,166 @@
+"""The layers run one way: core <- models <- services <- web <- views, CLI and builders.
+
+Every module under app/ is parsed (not imported) and each of its imports, at the top or inside a
+function, is checked against the layer table in docs/architecture.md. Imports under
+`if TYPE_CHECKING:` are annotations only and do not count.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app"
+
+CORE, MODELS, SERVICES, WEB, ENTRY = range(5)
+NAMES = ["core", "models", "services", "web", "views/CLI/builders"]
+
+#: Module name (or package prefix) -> layer. The longest matching prefix wins; a module that
+#: matches nothing is core.
+LAYERS: dict[str, int] = {
+    "app.extensions": MODELS,
+    "app.database": MODELS,
+    "app.tasks": MODELS,  # the queue is infrastructure, like the extensions: services enqueue
+    "app.tasks_cli": ENTRY,
+    "app.accounts.models": MODELS,
+    "app.progress.models": MODELS,
+    "app.quizzes.models": MODELS,
+    "app.accounts.services": SERVICES,
+    "app.progress.services": SERVICES,
+    "app.quizzes.services": SERVICES,
+    "app.quizzes.review": SERVICES,
+    "app.web": WEB,
+    "app.i18n": WEB,
+    "app.errors": WEB,
+    "app.accounts.forms": WEB,
+    "app.trainer.access": WEB,
+    "app": ENTRY,  # the factory
+    "app.audio.build": ENTRY,
+    "app.pdf.build": ENTRY,
+    "app.pdf.certificate": ENTRY,
+    "app.builds": ENTRY,  # queues rebuilds after an edit (a builder's entry point)
+    "app.xapi.models": MODELS,
+    "app.xapi.services": SERVICES,
+    "app.xapi.forms": WEB,
+    "app.xapi.outbox": ENTRY,  # the sender, run by the queue and by `flask xapi forward`
+    "app.xapi.tasks": ENTRY,
+    "app.xapi.admin": ENTRY,  # views of the admin and trainer pages
+}
+
+#: Third-party packages a layer may not import at all.
+FORBIDDEN = {
+    CORE: ("flask", "flask_babel", "flask_login", "flask_wtf", "flask_sqlalchemy", "sqlalchemy"),
+    SERVICES: ("flask", "flask_babel", "flask_login", "flask_wtf", "flask_limiter"),
+}
+
+
+def module_name(path: Path, root: Path) -> str:
+    """The dotted name of a file under root/app/."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> int:
+    """The layer of a module of ours: views and CLI by name, the rest from LAYERS."""
+    if module.rsplit(".", 1)[-1] in ("views", "cli"):
+        return ENTRY
+    best = ""
+    for prefix in LAYERS:
+        if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
+            best = prefix
+    if best == "app" and module != "app":
+        return CORE  # "app" names only the factory itself, not every package below it
+    return LAYERS.get(best, CORE)
+
+
+def _type_checking_only(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports_of(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
+    """(line, imported module) for every runtime import in a file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _type_checking_only(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                base = root / Path(*candidate.split("."))
+                is_module = base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+                found.append((node.lineno, candidate if is_module else node.module))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def violations(root: Path = ROOT) -> list[str]:
+    """Every import that points up the layers, or at another blueprint's views."""
+    problems = []
+    for path in sorted((root / "app").rglob("*.py")):
+        importer = module_name(path, root)
+        own = layer_of(importer)
+        for line, imported in imports_of(path, root):
+            where = f"{path.relative_to(root)}:{line}: {importer} ({NAMES[own]})"
+            top = imported.split(".", 1)[0]
+            if top in FORBIDDEN.get(own, ()):
+                problems.append(f"{where} imports {imported}")
+                continue
+            if top != "app":
+                continue
+            target = layer_of(imported)
+            if target > own:
+                problems.append(f"{where} imports {imported} ({NAMES[target]})")
+            elif imported.endswith(".views") and importer != "app":
+                problems.append(f"{where} imports another views module {imported}")
+    return sorted(set(problems))
+
+
+def test_no_import_points_up_the_layers() -> None:
+    assert violations() == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from app.web import current_learner\n", "app/progress/services.py"),
+        ("from flask import session\n", "app/progress/services.py"),
+        ("from app.content.views import bp\n", "app/pdf/views.py"),
+        ("from app.progress.services import record\n", "app/content/loader.py"),
+        ("def f():\n    from app.pdf.build import build_pdfs\n", "app/content/markdown.py"),
+    ],
+)
+def test_the_walker_catches_an_upward_import(source: str, expected: str, tmp_path: Path) -> None:
+    # The same walk over a copy of app/ with one bad import added must report it.
+    copy = tmp_path / "app"
+    shutil.copytree(APP, copy, ignore=shutil.ignore_patterns("__pycache__", "translations"))
+    target = tmp_path / expected
+    target.write_text(target.read_text(encoding="utf-8") + "\n" + source, encoding="utf-8")
+    found = violations(tmp_path)
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_type_checking_imports_do_not_count(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from flask import Flask\n"
+        "import json\n"
+    )
+    assert [name for _, name in imports_of(path)] == ["typing", "json"]
