@@ -11,11 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.accounts import services as accounts
-from app.content.views import catalogue
 from app.extensions import db
 from app.progress import services as progress
 from app.trainer import groups
 from app.trainer.models import Group
+from app.web import catalogue
 from tests.conftest import make_app
 from tests.helpers import PASSWORD, beacon, csrf_from, register, signed_in
 

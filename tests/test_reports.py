@@ -20,7 +20,6 @@ from sqlalchemy import update
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.content.quiz_syntax import parse_quiz
-from app.content.views import catalogue
 from app.extensions import db
 from app.progress import services as progress
 from app.progress.models import ModuleProgress
@@ -29,6 +28,7 @@ from app.trainer import groups
 from app.trainer.csv_export import ITEM_COLUMNS, PROGRESS_COLUMNS, neutralise
 from app.trainer.item_analysis import AttemptData, analyse
 from app.trainer.models import Group
+from app.web import catalogue
 from tests.conftest import make_app
 from tests.helpers import PASSWORD, signed_in
 

@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.accounts.services import normalise_email
-from app.content.views import catalogue
 from app.extensions import db
 from app.trainer import groups as services
 from app.trainer.csv_export import items_csv, progress_csv
 from app.trainer.models import Group
 from app.trainer.reports import group_report, question_stats
+from app.web import catalogue
 
 groups_cli = AppGroup("groups", help="Create and list trainers' groups.")
 reports_cli = AppGroup("reports", help="Print a report as CSV (the same file as the page's).")

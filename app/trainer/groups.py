@@ -8,6 +8,7 @@ from sqlalchemy import delete, or_, select
 
 from app.accounts.models import User
 from app.accounts.services import normalise_email
+from app.database import writes
 from app.extensions import db
 from app.trainer.models import Group, GroupMember, GroupTrainer, join_code
 
@@ -24,6 +25,7 @@ class UnknownTrainer(GroupError):
     """No trainer account has the e-mail given for a co-trainer."""
 
 
+@writes
 def create_group(
     owner: User, course_id: str, name: str, language: str, closes_at: datetime | None = None
 ) -> Group:
@@ -54,6 +56,7 @@ def _unused_code() -> str:
             return code
 
 
+@writes
 def regenerate_code(group: Group) -> str:
     """Give the group a new join code; the old link stops working at once."""
     group.code = _unused_code()
@@ -104,6 +107,7 @@ def co_trainers(group: Group) -> list[User]:
     return list(rows)
 
 
+@writes
 def add_co_trainer(group: Group, email: str) -> User:
     """Share the group with another trainer, found by e-mail.
 
@@ -118,6 +122,7 @@ def add_co_trainer(group: Group, email: str) -> User:
     return user
 
 
+@writes
 def remove_co_trainer(group: Group, user_id: int) -> None:
     """Stop sharing the group with a co-trainer."""
     db.session.execute(
@@ -140,6 +145,7 @@ def is_member(group: Group, user: User) -> bool:
     )
 
 
+@writes
 def join(group: Group, user: User, now: datetime | None = None) -> bool:
     """Add the user to the group; False if they were already in it.
 
@@ -154,6 +160,7 @@ def join(group: Group, user: User, now: datetime | None = None) -> bool:
     return True
 
 
+@writes
 def leave(group_id: int, user: User) -> bool:
     """Take the user out of a group; from then on its trainers no longer see them."""
     result = db.session.execute(

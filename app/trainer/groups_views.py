@@ -13,7 +13,6 @@ from sqlalchemy import select
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.content.model import Course, Module
-from app.content.views import catalogue
 from app.database import write_transaction
 from app.extensions import db
 from app.i18n import languages
@@ -34,6 +33,7 @@ from app.trainer.reports import (
     outcome_mastery,
     question_stats,
 )
+from app.web import catalogue
 
 bp = Blueprint("groups", __name__)
 

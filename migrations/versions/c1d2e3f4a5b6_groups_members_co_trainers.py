@@ -1,7 +1,7 @@
 """Groups for trainers: join codes, members, co-trainers
 
 Revision ID: c1d2e3f4a5b6
-Revises: a6c04a0d184a
+Revises: c5166d8bfd5b
 Create Date: 2026-12-01
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c1d2e3f4a5b6'
-down_revision = 'a6c04a0d184a'
+down_revision = 'c5166d8bfd5b'
 branch_labels = None
 depends_on = None
 
