@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -54,6 +56,19 @@ def main() -> None:
     bench_pdf()
     bench_audio()
     bench_quiz()
+    bench_trainer()
+
+
+def bench_trainer() -> None:
+    """Trainer reports for 1,000 learners on SQLite, then on a throwaway PostgreSQL."""
+    from bench.trainer import run
+
+    run("", "SQLite")
+    script = ROOT / "scripts" / "test-postgres.sh"
+    # The same measurement in a child process, with ACADEMY_DATABASE_URL set by the script.
+    result = subprocess.run([str(script), sys.executable, "-m", "bench.trainer"], cwd=ROOT)
+    if result.returncode:
+        print(f"PostgreSQL run failed (exit {result.returncode})")
 
 
 def bench_audio() -> None:

@@ -78,12 +78,15 @@ def populate(app) -> tuple[int, str]:  # type: ignore[no-untyped-def]
                 "created_at": T0} for n in range(LEARNERS)],
         )  # fmt: skip
         trainer = db.session.query(User).filter_by(email="trainer@example.org").one()
-        group = Group(name="Bench", course_id=course.id, language="it", owner=trainer, code="BENCH234")
+        group = Group(
+            name="Bench", course_id=course.id, language="it", owner=trainer, code="BENCH234"
+        )
         db.session.add(group)
         db.session.flush()
         ids = [u for (u,) in db.session.execute(text("SELECT id FROM users WHERE role='learner'"))]
         db.session.execute(
-            insert(GroupMember), [{"group_id": group.id, "user_id": i, "joined_at": T0} for i in ids]
+            insert(GroupMember),
+            [{"group_id": group.id, "user_id": i, "joined_at": T0} for i in ids],
         )
         statements, summaries, attempts = [], [], []
         per_learner = STATEMENTS // LEARNERS
@@ -146,7 +149,9 @@ def run(database_url: str, label: str) -> None:
 
         with app.app_context():
             if database_url.startswith("postgresql"):
-                db.session.execute(text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"))
+                db.session.execute(
+                    text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+                )
                 db.session.commit()
             upgrade()
         print(f"Trainer reports on {label}")
