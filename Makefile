@@ -7,6 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
+STUDIO_BUNDLE := static/vendor/studio-editor.js
 
 # System commands the project needs, and the Debian package that provides each (command:package).
 RUN_DEPS := python3:python3
@@ -15,12 +16,12 @@ PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:
 TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-server:redis-server
 NODE_DEPS := node:nodejs npm:npm
 
-.PHONY: run test lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
 # Local serving over plain http on loopback: cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
 run: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
-run: sysdeps-run $(VENV)/.installed translations static/vendor/.installed instance/secret_key
+run: sysdeps-run $(VENV)/.installed translations static/vendor/.installed instance/secret_key $(STUDIO_BUNDLE)
 	export ACADEMY_SECRET_KEY="$${ACADEMY_SECRET_KEY:-$$(cat instance/secret_key)}"; \
 	$(BIN)/flask db upgrade && \
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
@@ -29,10 +30,16 @@ run: sysdeps-run $(VENV)/.installed translations static/vendor/.installed instan
 
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
-test: sysdeps-test $(VENV)/.installed node_modules/.installed static/vendor/.installed translations lint
-	$(BIN)/python -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
+# Two workers (pytest-xdist); the coverage of app/ is printed at the end (TOTAL is the figure).
+test: sysdeps-test $(VENV)/.installed node_modules/.installed static/vendor/.installed $(STUDIO_BUNDLE) translations lint
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term; \
+	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
 	scripts/test-postgres.sh $(BIN)/python -m pytest -m db -p no:cacheprovider; \
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no database test: failing"; exit $$rc
+
+# Everything but the browser, PDF-rendering, audio-synthesis and PostgreSQL tests: under a minute.
+test-fast: $(VENV)/.installed translations
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not browser and not pdf and not audio"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check app tests wsgi.py bench
@@ -91,6 +98,11 @@ static/vendor/.installed: node_modules/.installed
 	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md static/vendor/chart.js/
 	@touch $@
 
+# The studio's editor (CodeMirror 6 from npm, pinned in package-lock.json), bundled by esbuild
+# into static/vendor/ (not in git): served by us, so the page's CSP stays 'self'.
+$(STUDIO_BUNDLE): static/src/studio-editor.js node_modules/.installed
+	node_modules/.bin/esbuild $< --bundle --minify --format=iife --target=es2020 --log-level=warning --outfile=$@
+
 sysdeps-node:
 	$(call install_missing,$(NODE_DEPS))
 
@@ -100,4 +112,4 @@ instance/secret_key:
 	@chmod 600 $@
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache node_modules
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.* node_modules

@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
     from app.trainer.groups_views import bp as groups_bp
+    from app.studio.views import bp as studio_bp
     from app.trainer.views import bp as trainer_bp
     from app.web import language_converter
     from app.xapi.admin import bp as xapi_admin_bp
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pdf_bp)
     app.register_blueprint(quizzes_bp)
     app.register_blueprint(groups_bp)
+    app.register_blueprint(studio_bp)
     app.register_blueprint(xapi_bp)
     app.register_blueprint(xapi_admin_bp)
 

@@ -160,8 +160,10 @@ def follow_content() -> None:
         return
     queue = tasks.queue_for(app)
     after = snapshot(catalogue_of(app))
-    before = queue.read(SNAPSHOT) or {}
-    for course_id, lang, module_id in changed_versions(before, after):
+    before = queue.read(SNAPSHOT)
+    # The first look only records the files: building everything is `flask content build`'s
+    # job (make run does it first), and the queue stays free for other work.
+    for course_id, lang, module_id in changed_versions(before, after) if before else []:
         queue_rebuild(course_id, lang, module_id)
     queue.write(SNAPSHOT, after)
     memo["stamp"] = stamp

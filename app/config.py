@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_HOPS": 0,
     # Seconds a section must stay open on screen before it counts as read.
     "READ_SECONDS": 5,
+    # Longest one PDF (module, course or certificate) may take to render before it is stopped.
+    "PDF_RENDER_SECONDS": 120.0,
     # Session cookies only over HTTPS; off in debug and tests, and for `make run` on loopback.
     "SECURE_COOKIES": True,
     # Speech engines for the audio versions, tried in this order for each section.
@@ -70,6 +73,34 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class ConfigError(RuntimeError):
+    """A setting the site cannot start without is missing or wrong."""
+
+
+#: Where `make run` serves, and so what the `flask` command assumes when nothing is set.
+LOCAL_BASE_URL = "http://127.0.0.1:5000/"
+
+
+def local_defaults(instance: Path) -> dict[str, Any]:
+    """The settings `make run` supplies, for the `flask` command when the environment has none.
+
+    The base URL is the local one and the secret key is instance/secret_key (made on first use,
+    readable by its owner only, as the Makefile makes it). Settings in the environment win.
+    """
+    settings: dict[str, Any] = {}
+    if not os.environ.get(PREFIX + "BASE_URL"):
+        settings["BASE_URL"] = LOCAL_BASE_URL
+    if not os.environ.get(PREFIX + "SECRET_KEY"):
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            instance.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+        settings["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
+    return settings
+
+
 def _coerce(value: str, default: Any) -> Any:
     """Read an environment string as the type of the default."""
     if isinstance(default, bool):
@@ -91,13 +122,13 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
 
     testing = bool(settings.get("TESTING"))
     if not settings["BASE_URL"] and not (settings["DEBUG"] or testing):
-        raise RuntimeError(
+        raise ConfigError(
             "ACADEMY_BASE_URL is not set. Set it to the site's public address, e.g. "
             "https://academy.example.org/ (PDFs and certificates link to it)."
         )
     if not settings["SECRET_KEY"]:
         if not (settings["DEBUG"] or testing):
-            raise RuntimeError(
+            raise ConfigError(
                 "ACADEMY_SECRET_KEY is not set. Set it to a long random value, e.g. "
                 "`python -c 'import secrets; print(secrets.token_hex(32))'`, "
                 "or run with ACADEMY_DEBUG=1 for local development."

@@ -45,6 +45,7 @@ def error_title(code: int) -> str:
         404: gettext("Page not found"),
         405: gettext("That action is not possible here"),
         429: gettext("Too many attempts"),
+        503: gettext("Not available right now"),
     }
     return titles.get(code, gettext("Something went wrong"))
 
@@ -62,6 +63,10 @@ def error_text(code: int) -> str:
         ),
         405: gettext("Go back to the previous page and try again."),
         429: gettext("Please wait a minute before trying again."),
+        503: gettext(
+            "This file could not be prepared just now. Please try again in a few minutes; "
+            "nothing you did was lost."
+        ),
     }
     return texts.get(
         code, gettext("An unexpected error occurred on our side. Nothing you did was lost.")

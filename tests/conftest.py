@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +16,23 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine
 
 from app import create_app
+from app.extensions import db
 from tests.report import TERMINAL_REPORT
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, hand this worker's figures to the controller that prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = list(TERMINAL_REPORT)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """Collect a finished xdist worker's figures (only called in the controller)."""
+    TERMINAL_REPORT.extend(getattr(node, "workeroutput", {}).get("figures", []))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -27,7 +43,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
-CONTENT = ROOT / "content"
+#: The fixture course the code tests run on (tests/content/README.md).
+CONTENT = ROOT / "tests" / "content"
+#: The real course: only the course-quality tests (tests/test_course.py) read it.
+COURSE_CONTENT = ROOT / "content"
 
 
 def database_url(tmp_path: Path) -> str:
@@ -47,20 +66,57 @@ def database_url(tmp_path: Path) -> str:
     return url
 
 
+_MIGRATED: dict[str, Path] = {}
+
+
+def migrated_sqlite() -> Path:
+    """A SQLite file migrated to head once per test process, for tests to start from a copy.
+
+    Running the migrations is the same for every test; copying the result is much cheaper.
+    """
+    if "path" not in _MIGRATED:
+        folder = Path(tempfile.mkdtemp(prefix="academy-migrated-"))
+        template = folder / "head.sqlite3"
+        app = create_app(
+            {
+                "TESTING": True,
+                "CONTENT_DIR": str(CONTENT),
+                "DATABASE_URL": f"sqlite:///{template}",
+                "MEDIA_DIR": str(folder / "media"),
+            }
+        )
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        _MIGRATED["path"] = template
+    return _MIGRATED["path"]
+
+
 def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: object) -> Flask:
     """An app for tests: its own database (migrated to head) and media folder under tmp_path."""
+    url = database_url(tmp_path)
+    copied = False
+    if migrate and url.startswith("sqlite:///"):
+        # sqlite3's backup API copies the template whole (WAL included) into this test's file.
+        source, target = sqlite3.connect(migrated_sqlite()), sqlite3.connect(url[10:])
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        copied = True
     app = create_app(
         {
             "TESTING": True,
             "CONTENT_DIR": str(content_dir),
-            "DATABASE_URL": database_url(tmp_path),
+            "DATABASE_URL": url,
             "MEDIA_DIR": str(tmp_path / "media"),
             # Each test's own task queue, never the repository's instance/ folder.
             "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}",
             **extra,
         }
     )
-    if migrate:
+    if migrate and not copied:
         with app.app_context():
             upgrade()
     return app
@@ -68,25 +124,25 @@ def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: o
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    """The app serving the real course in content/."""
+    """The app serving the fixture course in tests/content/."""
     yield make_app(tmp_path, CONTENT)
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A test client for the real course."""
+    """A test client for the fixture course."""
     return app.test_client()
 
 
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
-    """A CLI runner for the real course."""
+    """A CLI runner for the fixture course."""
     return app.test_cli_runner()
 
 
 @pytest.fixture
 def content_copy(tmp_path: Path) -> Path:
-    """A writable copy of content/, for tests that break or edit modules."""
+    """A writable copy of the fixture course, for tests that break or edit modules."""
     target = tmp_path / "content"
     shutil.copytree(CONTENT, target)
     return target
@@ -94,7 +150,7 @@ def content_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def copy_app(tmp_path: Path, content_copy: Path) -> Flask:
-    """An app serving the writable copy of content/."""
+    """An app serving the writable copy of the fixture course."""
     return make_app(tmp_path, content_copy)
 
 

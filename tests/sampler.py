@@ -18,6 +18,7 @@ SAMPLER = ROOT / "tests" / "courses"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 LEARNER = "lea@example.org"
 TRAINER = "tina@example.org"
+ADMIN = "ada@example.org"
 
 
 @contextmanager
@@ -27,7 +28,7 @@ def sampler_site(tmp: Path) -> Iterator[tuple[Flask, str]]:
     report = build_audio(app, echo=lambda line: None, workers=2)
     assert report.ok, report
     runner = app.test_cli_runner()
-    for email, role in ((LEARNER, "learner"), (TRAINER, "trainer")):
+    for email, role in ((LEARNER, "learner"), (TRAINER, "trainer"), (ADMIN, "admin")):
         result = runner.invoke(
             args=["users", "create", "--role", role, email, "--password", PASSWORD]
         )

@@ -21,7 +21,7 @@ from flask import Flask
 
 from tests.browser import chromium
 from tests.report import TERMINAL_REPORT
-from tests.sampler import AXE, LEARNER, TRAINER, axe_violations, sign_in
+from tests.sampler import ADMIN, AXE, LEARNER, TRAINER, axe_violations, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -32,6 +32,8 @@ LANGUAGES = ["en", "it"]
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 MODULE = "/{lang}/sampler/every-block/"
 TRAINER_CONTENT = "/{lang}/trainer/content/"
+STUDIO = "/{lang}/trainer/studio/"
+SOURCE = "sampler/02-short/en.md"
 
 
 def open_all_sections(page: Any) -> None:
@@ -113,7 +115,7 @@ class Page:
     name: str
     path: str  # {lang} is replaced by the page's language
     endpoint: str  # the Flask endpoint it shows, for the coverage check
-    who: str = "guest"  # guest, learner or trainer
+    who: str = "guest"  # guest, learner, trainer or admin
     status: int = 200
     then: Callable[[Any], Any] | None = field(default=None, compare=False)
 
@@ -146,6 +148,11 @@ PAGES = [
         "learner",
         403,
     ),
+    Page("trainer: xAPI forwarding", "/{lang}/trainer/xapi/", "xapi_admin.forwarding", "trainer"),
+    Page("admin: xAPI clients", "/{lang}/admin/xapi/", "xapi_admin.clients", "admin"),
+    Page("trainer: studio", "/{lang}/trainer/studio/", "studio.index", "trainer"),
+    Page("trainer: studio editor", STUDIO + "edit/" + SOURCE, "studio.edit", "trainer"),
+    Page("trainer: studio history", STUDIO + "history/" + SOURCE, "studio.history", "trainer"),
     Page("not found", "/{lang}/no-such-course/", "content.course", status=404),
     Page("trainer: groups", "/{lang}/trainer/groups/", "groups.index", "trainer"),
     Page("trainer: group", TRAINER_CONTENT, "groups.report", "trainer", then=create_group),
@@ -176,6 +183,8 @@ NOT_PAGES = {
     "quizzes.gift",
     "groups.report_csv",
     "groups.questions_csv",
+    "xapi.about",  # JSON for xAPI clients
+    "xapi.get_statements",
 }
 
 # Violations per page, language and viewport, printed in the run's summary.
@@ -191,7 +200,8 @@ def contexts(sampler: tuple[Flask, str]) -> Iterator[dict[str, Any]]:
     _app, url = sampler
     with chromium() as browser:
         made: dict[str, Any] = {}
-        for who, email in (("guest", None), ("learner", LEARNER), ("trainer", TRAINER)):
+        visitors = (("guest", None), ("learner", LEARNER), ("trainer", TRAINER), ("admin", ADMIN))
+        for who, email in visitors:
             context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=url)
             if email:
                 sign_in(context, email)

@@ -106,7 +106,7 @@ def test_logout_needs_the_csrf_token(app: Flask) -> None:
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
-        ("/en/omnichannel/", "/en/omnichannel/"),
+        ("/en/trial/", "/en/trial/"),
         ("https://evil.example/", "/en/me/"),
         ("//evil.example/path", "/en/me/"),
         ("/\\evil.example", "/en/me/"),
@@ -208,17 +208,17 @@ def test_export_contains_exactly_the_learners_own_data(app: Flask) -> None:
     ada, bob = app.test_client(), app.test_client()
     register(ada, "ada@example.org", "Ada")
     register(bob, "bob@example.org", "Bob")
-    url = "/en/omnichannel/omnichannel-basics/progress"
-    assert beacon(ada, url, {"verb": "section-read", "section": "basic-terms"}).status_code == 200
-    assert beacon(bob, url, {"verb": "section-read", "section": "ocx"}).status_code == 200
+    url = "/en/trial/first-steps/progress"
+    assert beacon(ada, url, {"verb": "section-read", "section": "words"}).status_code == 200
+    assert beacon(bob, url, {"verb": "section-read", "section": "experience"}).status_code == 200
     response = ada.get("/en/me/export.json")
     assert response.headers["Content-Disposition"].startswith("attachment")
     data = json.loads(response.data)
     assert data["account"]["email"] == "ada@example.org"
-    assert [p["sections_read"] for p in data["progress"]] == [["basic-terms"]]
+    assert [p["sections_read"] for p in data["progress"]] == [["words"]]
     (statement,) = data["statements"]
     assert statement["verb"]["id"] == "http://adlnet.gov/expapi/verbs/experienced"
-    assert statement["object"]["id"] == "urn:academy:omnichannel/omnichannel-basics/basic-terms"
+    assert statement["object"]["id"] == "urn:academy:trial/first-steps/words"
     assert statement["actor"]["name"] == "Ada"
     assert statement["context"]["language"] == "en"
     assert "bob" not in response.data.decode().lower()
@@ -229,8 +229,8 @@ def test_delete_account_removes_the_user_and_every_statement(app: Flask) -> None
     register(client, "ada@example.org")
     beacon(
         client,
-        "/en/omnichannel/omnichannel-basics/progress",
-        {"verb": "section-read", "section": "ocx"},
+        "/en/trial/first-steps/progress",
+        {"verb": "section-read", "section": "experience"},
     )
     token = csrf_from(client, "/en/me/delete")
     wrong = client.post("/en/me/delete", data={"csrf_token": token, "password": "not my password"})

@@ -208,6 +208,7 @@ def _course_module(root: Path):
 # --- the build, on real files ---------------------------------------------------------------
 
 
+@pytest.mark.audio
 def test_build_falls_back_to_espeak_and_says_so(built) -> None:
     app, report, lines = built
     assert report.ok
@@ -225,6 +226,7 @@ def test_build_falls_back_to_espeak_and_says_so(built) -> None:
     assert [c["engine"] for c in manifest(app)["chapters"]] == ["espeak-ng"] * 4
 
 
+@pytest.mark.audio
 def test_section_mp3s_decode_with_sentence_timings_and_valid_vtt(built) -> None:
     app, _, _ = built
     store = Store(app.config["MEDIA_DIR"])
@@ -263,6 +265,7 @@ def test_section_mp3s_decode_with_sentence_timings_and_valid_vtt(built) -> None:
         assert sentences[0]["display"] in vtt
 
 
+@pytest.mark.audio
 def test_whole_module_mp3_has_tags_and_ordered_chapters(built) -> None:
     app, _, _ = built
     data = manifest(app)
@@ -287,6 +290,7 @@ def test_whole_module_mp3_has_tags_and_ordered_chapters(built) -> None:
     assert str(italian["TIT2"]) == "Primi passi" and str(italian["TALB"]) == "Corso mini"
 
 
+@pytest.mark.audio
 def test_second_build_synthesises_nothing(built) -> None:
     app, _, _ = built
     lines: list[str] = []
@@ -296,6 +300,7 @@ def test_second_build_synthesises_nothing(built) -> None:
     assert "0 section(s) built, 8 reused" in "\n".join(lines)
 
 
+@pytest.mark.audio
 def test_editing_one_section_resynthesises_only_that_section(tmp_path: Path) -> None:
     app = audio_app(tmp_path, TTS_ENGINES="espeak-ng")
     first = build_audio(app, echo=lambda line: None, workers=1)
@@ -326,6 +331,7 @@ def test_editing_one_section_resynthesises_only_that_section(tmp_path: Path) -> 
     assert "data-audio-stale" not in client.get(url).get_data(as_text=True)
 
 
+@pytest.mark.audio
 def test_a_build_where_every_engine_fails_reports_it_and_exits_non_zero(tmp_path: Path) -> None:
     app = audio_app(tmp_path, TTS_ENGINES="gtts")
     result = app.test_cli_runner().invoke(args=["audio", "build", "--workers", "1"])
@@ -341,6 +347,7 @@ def test_a_build_where_every_engine_fails_reports_it_and_exits_non_zero(tmp_path
     assert result.exit_code == 1 and "unknown TTS engine 'festival'" in result.output
 
 
+@pytest.mark.audio
 def test_cli_build_succeeds(tmp_path: Path) -> None:
     app = audio_app(tmp_path, TTS_ENGINES="espeak-ng")
     result = app.test_cli_runner().invoke(args=["audio", "build", "--workers", "1"])
@@ -351,6 +358,7 @@ def test_cli_build_succeeds(tmp_path: Path) -> None:
 # --- serving --------------------------------------------------------------------------------
 
 
+@pytest.mark.audio
 def test_range_requests_etag_and_caching(built) -> None:
     app, _, _ = built
     client = app.test_client()
@@ -382,6 +390,7 @@ def test_range_requests_etag_and_caching(built) -> None:
     assert module.status_code == 200 and module.data[:3] == b"ID3"
 
 
+@pytest.mark.audio
 def test_urls_reach_only_catalogued_artefacts(built) -> None:
     app, _, _ = built
     client = app.test_client()
@@ -397,6 +406,7 @@ def test_urls_reach_only_catalogued_artefacts(built) -> None:
         assert client.get(url).status_code == 404, url
 
 
+@pytest.mark.audio
 def test_player_panel_lists_chapters_and_progress_hooks(built) -> None:
     app, _, _ = built
     client = app.test_client()
@@ -412,27 +422,28 @@ def test_player_panel_lists_chapters_and_progress_hooks(built) -> None:
 
 
 def test_page_without_audio_says_so(client) -> None:
-    page = client.get("/en/omnichannel/omnichannel-basics/").get_data(as_text=True)
+    page = client.get("/en/trial/first-steps/").get_data(as_text=True)
     assert "The audio version of this module is not ready yet." in page
     assert "<audio" not in page
 
 
+@pytest.mark.audio
 def test_one_real_module_builds(tmp_path: Path) -> None:
-    content = tmp_path / "content" / "omnichannel"
+    content = tmp_path / "content" / "trial"
     content.mkdir(parents=True)
-    shutil.copy(CONTENT / "omnichannel" / "course.yml", content)
-    module = next(p for p in (CONTENT / "omnichannel").iterdir() if p.name.startswith("01-"))
+    shutil.copy(CONTENT / "trial" / "course.yml", content)
+    module = next(p for p in (CONTENT / "trial").iterdir() if p.name.startswith("01-"))
     (content / module.name).mkdir()
     # The default language only (a missing translation falls back to it): one module, one file.
     shutil.copy(module / "it.md", content / module.name / "it.md")
     app = make_app(tmp_path, tmp_path / "content", TTS_ENGINES="espeak-ng")
     report = build_audio(app, echo=lambda line: None, workers=2)
     assert report.ok and report.modules_built == 1
-    course = load_catalogue(tmp_path / "content").courses["omnichannel"]
+    course = load_catalogue(tmp_path / "content").courses["trial"]
     real = course.module(course.visible[0].id, "it")[0]
     assert [s.section for s in report.built] == ["intro", *[s.id for s in real.sections]]
     store = Store(app.config["MEDIA_DIR"])
-    data = store.read_manifest("omnichannel", "it", real.id)
+    data = store.read_manifest("trial", "it", real.id)
     # The course lexicon is spoken: "CRM" is read as its Italian letters.
     timings = [store.read_timings(c["key"]) for c in data["chapters"]]
     spoken = " ".join(s["text"] for t in timings for s in t["sentences"])

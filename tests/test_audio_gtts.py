@@ -18,6 +18,8 @@ from app.audio.build import build_audio
 from app.audio.engines import EngineError, EspeakEngine, GttsEngine
 from tests.test_audio import audio_app, closed_port_url
 
+pytestmark = pytest.mark.audio
+
 PATH = "/_/TranslateWebserverUi/data/batchexecute"
 
 

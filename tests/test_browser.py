@@ -13,7 +13,7 @@ from tests.conftest import CONTENT, make_app
 
 pytestmark = pytest.mark.browser
 
-COURSE = load_catalogue(CONTENT).courses["omnichannel"]
+COURSE = load_catalogue(CONTENT).courses["trial"]
 FIRST = COURSE.visible[0]
 SECTIONS = [s.id for s in FIRST.versions["en"].sections]
 
@@ -50,7 +50,7 @@ def no_horizontal_overflow(page) -> bool:
 def test_module_page_in_landscape(browser, server: str, width: int, height: int) -> None:
     hosts: list[str] = []
     context, page = open_page(browser, width, height, hosts)
-    page.goto(f"{server}/en/omnichannel/{FIRST.id}/")
+    page.goto(f"{server}/en/trial/{FIRST.id}/")
     section = page.locator(f"details#{SECTIONS[1]}")
     assert section.get_attribute("open") is None
     section.locator("summary").click()
@@ -83,12 +83,12 @@ def test_deep_link_opens_the_linked_section_and_language_switch_keeps_it(
     hosts: list[str] = []
     context, page = open_page(browser, 1280, 720, hosts)
     target = SECTIONS[2]
-    page.goto(f"{server}/en/omnichannel/{FIRST.id}/#{target}")
+    page.goto(f"{server}/en/trial/{FIRST.id}/#{target}")
     assert page.locator(f"details#{target}").get_attribute("open") is not None
     assert page.locator(f"details#{SECTIONS[0]}").get_attribute("open") is None
     assert page.locator(f"details#{target} > summary").is_visible()
     page.locator('.language-switch a[hreflang="it"]').click()
-    page.wait_for_url(f"**/it/omnichannel/{FIRST.id}/#{target}")
+    page.wait_for_url(f"**/it/trial/{FIRST.id}/#{target}")
     assert page.locator(f"details#{target}").get_attribute("open") is not None
     assert "Clicca per leggere" in page.content()
     context.close()
@@ -98,7 +98,7 @@ def test_deep_link_opens_the_linked_section_and_language_switch_keeps_it(
 def test_portrait_phone_gets_a_dismissible_hint_and_still_works(browser, server: str) -> None:
     hosts: list[str] = []
     context, page = open_page(browser, 390, 844, hosts)
-    page.goto(f"{server}/it/omnichannel/{FIRST.id}/")
+    page.goto(f"{server}/it/trial/{FIRST.id}/")
     hint = page.locator("[data-rotate-hint]")
     assert hint.is_visible()
     hint.locator("button").click()
@@ -114,7 +114,7 @@ def test_portrait_phone_gets_a_dismissible_hint_and_still_works(browser, server:
 def test_a_guest_reads_two_sections_registers_and_continues(browser, server: str) -> None:
     hosts: list[str] = []
     context, page = open_page(browser, 1280, 720, hosts)
-    module_url = f"{server}/en/omnichannel/{FIRST.id}/"
+    module_url = f"{server}/en/trial/{FIRST.id}/"
     page.goto(module_url)
     for section in SECTIONS[:2]:
         with page.expect_response(lambda r: r.url.endswith("/progress") and r.ok):

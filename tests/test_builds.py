@@ -32,6 +32,8 @@ def keys(app: Flask, lang: str = "en") -> dict[str, str]:
     return {c["id"]: c["key"] for c in manifest(app, lang)["chapters"]}
 
 
+@pytest.mark.audio
+@pytest.mark.pdf
 def test_a_file_saved_on_disk_rebuilds_what_changed_while_learners_keep_the_old(
     tmp_path: Path,
 ) -> None:
@@ -49,8 +51,9 @@ def test_a_file_saved_on_disk_rebuilds_what_changed_while_learners_keep_the_old(
     with tasks.running_worker(app, hooks=True):
         # The worker's first look records the files as they are: nothing needs building.
         wait_for(lambda: tasks.queue_for(app).read("builds:snapshot"))
-        tasks.wait_idle(app)  # (with no earlier look, every version is checked once)
+        tasks.wait_idle(app)
         first_look = {job.id for job in tasks.queue_for(app).jobs()}
+        assert first_look == set()  # the first look only records what is there
         source = tmp_path / "content" / "mini" / "01-first" / "en.md"
         source.write_text(
             MODULE_EN.replace("One question about channels.", "A harder question."),
@@ -78,6 +81,7 @@ def test_a_file_saved_on_disk_rebuilds_what_changed_while_learners_keep_the_old(
     assert len(list((media / "pdf" / "mini").glob("first.it.*.pdf"))) == 1
 
 
+@pytest.mark.pdf
 def test_while_a_pdf_is_rebuilt_the_previous_one_is_served(tmp_path: Path) -> None:
     # The site's address is part of a PDF (quiz links): the worker and the page must agree.
     app = audio_app(tmp_path, TTS_ENGINES="espeak-ng", BASE_URL="http://localhost/")
@@ -100,6 +104,7 @@ def test_while_a_pdf_is_rebuilt_the_previous_one_is_served(tmp_path: Path) -> No
     assert "Early steps" in " ".join(pdf_pages_text(tmp_path / "fresh.pdf"))
 
 
+@pytest.mark.audio
 def test_gtts_unreachable_gives_fallback_audio_then_retries_until_it_answers(
     tmp_path: Path,
     fake: str,  # noqa: F811

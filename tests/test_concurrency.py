@@ -21,8 +21,8 @@ THREADS = 50
 
 def test_fifty_threads_record_for_one_learner_and_module(tmp_path: Path) -> None:
     app = make_app(tmp_path, CONTENT)
-    course = load_catalogue(CONTENT).courses["omnichannel"]
-    module, _ = course.module("omnichannel-basics", "it")
+    course = load_catalogue(CONTENT).courses["trial"]
+    module, _ = course.module("first-steps", "it")
     sections = [s.id for s in module.reading_sections]
     barrier = threading.Barrier(THREADS)
     errors: list[BaseException] = []
@@ -59,7 +59,7 @@ def test_fifty_threads_record_for_one_learner_and_module(tmp_path: Path) -> None
         )
         assert stored == THREADS
         row = db.session.scalar(select(ModuleProgress))
-        rebuilt = services.rebuild("u:1", "omnichannel", "omnichannel-basics")
+        rebuilt = services.rebuild("u:1", "trial", "first-steps")
         assert row.statements == rebuilt.statements == THREADS
         assert sorted(row.sections_read) == sorted(rebuilt.sections_read) == sorted(sections)
         assert row.audio_listened == rebuilt.audio_listened

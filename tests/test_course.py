@@ -8,7 +8,7 @@ import pytest
 
 from app.content.loader import load_catalogue
 from app.content.questions import Question, QuestionType, Syntax
-from tests.conftest import CONTENT
+from tests.conftest import COURSE_CONTENT as CONTENT
 
 CATALOGUE = load_catalogue(CONTENT)
 COURSE = CATALOGUE.courses["omnichannel"]

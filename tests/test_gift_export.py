@@ -31,7 +31,7 @@ from app.quizzes.gift_export import (
 )
 from tests.conftest import CONTENT
 
-COURSE = load_catalogue(CONTENT).courses["omnichannel"]
+COURSE = load_catalogue(CONTENT).courses["trial"]
 COURSE_QUESTIONS = [
     (f"{entry.id}/{lang}/{q.id}", q)
     for entry in COURSE.entries
@@ -318,11 +318,11 @@ def test_every_moodle_corpus_question_survives_the_round_trip(
 
 
 def test_export_gift_command_prints_one_module(runner) -> None:
-    result = runner.invoke(args=["content", "export-gift", "omnichannel", "omnichannel-basics"])
+    result = runner.invoke(args=["content", "export-gift", "trial", "first-steps"])
     assert result.exit_code == 0, result.output
-    module = COURSE.module("omnichannel-basics", COURSE.default_language)[0]
+    module = COURSE.module("first-steps", COURSE.default_language)[0]
     items = read_gift(result.output)
-    assert items[0].path == "$course$/top/omnichannel/omnichannel-basics"
+    assert items[0].path == "$course$/top/trial/first-steps"
     back = [q for q in items if isinstance(q, Question)]
     assert [q.id for q in back] == [t.id for q in module.questions for t in expected_twins(q)]
     assert module.questions[0].text in result.output.replace("\\:", ":")
@@ -331,12 +331,12 @@ def test_export_gift_command_prints_one_module(runner) -> None:
 def test_export_gift_command_writes_the_whole_course_in_a_language(runner, tmp_path: Path) -> None:
     target = tmp_path / "course.gift"
     result = runner.invoke(
-        args=["content", "export-gift", "omnichannel", "--language", "en", "-o", str(target)]
+        args=["content", "export-gift", "trial", "--language", "en", "-o", str(target)]
     )
     assert result.exit_code == 0, result.output
     items = read_gift(target.read_text(encoding="utf-8"))
     categories = [i.path for i in items if not isinstance(i, Question)]
-    assert categories == [f"$course$/top/omnichannel/{e.id}" for e in COURSE.visible]
+    assert categories == [f"$course$/top/trial/{e.id}" for e in COURSE.visible]
     english = [q for e in COURSE.visible for q in e.versions["en"].questions]
     assert len([i for i in items if isinstance(i, Question)]) == sum(
         len(expected_twins(q)) for q in english
@@ -346,5 +346,5 @@ def test_export_gift_command_writes_the_whole_course_in_a_language(runner, tmp_p
 def test_export_gift_command_names_what_it_cannot_find(runner) -> None:
     result = runner.invoke(args=["content", "export-gift", "nope"])
     assert result.exit_code != 0 and "no course 'nope'" in result.output
-    result = runner.invoke(args=["content", "export-gift", "omnichannel", "nope"])
+    result = runner.invoke(args=["content", "export-gift", "trial", "nope"])
     assert result.exit_code != 0 and "no visible module 'nope'" in result.output

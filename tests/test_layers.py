@@ -143,6 +143,14 @@ def test_no_import_points_up_the_layers() -> None:
     assert violations() == []
 
 
+@pytest.fixture(scope="module")
+def app_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of app/ (code only) that a test may plant one bad import in."""
+    root = tmp_path_factory.mktemp("layers")
+    shutil.copytree(APP, root / "app", ignore=shutil.ignore_patterns("__pycache__", "translations"))
+    return root
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
@@ -153,13 +161,15 @@ def test_no_import_points_up_the_layers() -> None:
         ("def f():\n    from app.pdf.build import build_pdfs\n", "app/content/markdown.py"),
     ],
 )
-def test_the_walker_catches_an_upward_import(source: str, expected: str, tmp_path: Path) -> None:
+def test_the_walker_catches_an_upward_import(source: str, expected: str, app_copy: Path) -> None:
     # The same walk over a copy of app/ with one bad import added must report it.
-    copy = tmp_path / "app"
-    shutil.copytree(APP, copy, ignore=shutil.ignore_patterns("__pycache__", "translations"))
-    target = tmp_path / expected
-    target.write_text(target.read_text(encoding="utf-8") + "\n" + source, encoding="utf-8")
-    found = violations(tmp_path)
+    target = app_copy / expected
+    original = target.read_text(encoding="utf-8")
+    target.write_text(original + "\n" + source, encoding="utf-8")
+    try:
+        found = violations(app_copy)
+    finally:
+        target.write_text(original, encoding="utf-8")
     assert len(found) == 1 and found[0].startswith(expected), found
 
 

@@ -101,7 +101,8 @@ def test_folder_number_orders_modules_and_id_comes_from_the_slug(course: Path) -
     [
         ("no front matter\n", 1, "must start with front matter"),
         ("---\ntitle: x\n", 1, "front matter is not closed"),
-        (FRONT.replace("duration: 20", "duration: [20") + BODY, 5, "invalid YAML"),
+        # The line the trainer must fix: the one that opens the list, not where YAML noticed.
+        (FRONT.replace("duration: 20", "duration: [20") + BODY, 4, "invalid YAML"),
         (FRONT.replace("title: Modulo\n", "") + BODY, 1, "'title' is required"),
         (FRONT.replace("eqf: 3-4", "eqf: 2-6") + BODY, 3, "'eqf' is required"),
         (FRONT.replace("duration: 20", "duration: venti") + BODY, 4, "'duration' is required"),

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from app.content.loader import load_catalogue
 from tests.conftest import CONTENT, make_app
 
-COURSE = load_catalogue(CONTENT).courses["omnichannel"]
+COURSE = load_catalogue(CONTENT).courses["trial"]
 FIRST = COURSE.visible[0]
 
 
@@ -35,7 +35,7 @@ def test_catalogue_lists_the_course_with_its_facts(client: FlaskClient) -> None:
     assert "Italiano" in page and "English" in page
     assert f"Modules {len(COURSE.visible)}" in page
     assert "Total duration" in page
-    assert 'href="/en/omnichannel/"' in response.data.decode()
+    assert 'href="/en/trial/"' in response.data.decode()
 
 
 def test_catalogue_follows_the_browser_language(client: FlaskClient) -> None:
@@ -45,10 +45,10 @@ def test_catalogue_follows_the_browser_language(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("lang", ["it", "en"])
 def test_course_page_lists_modules_in_order(client: FlaskClient, lang: str) -> None:
-    response = client.get(f"/{lang}/omnichannel/")
+    response = client.get(f"/{lang}/trial/")
     assert response.status_code == 200
     html = response.data.decode()
-    positions = [html.index(f'href="/{lang}/omnichannel/{entry.id}/"') for entry in COURSE.visible]
+    positions = [html.index(f'href="/{lang}/trial/{entry.id}/"') for entry in COURSE.visible]
     assert positions == sorted(positions)
 
 
@@ -63,7 +63,7 @@ def test_module_page_shows_everything_in_order(
     client: FlaskClient, lang: str, labels: list[str]
 ) -> None:
     module = FIRST.versions[lang]
-    response = client.get(f"/{lang}/omnichannel/{FIRST.id}/")
+    response = client.get(f"/{lang}/trial/{FIRST.id}/")
     assert response.status_code == 200
     page = text_of(response.data)
     html = response.data.decode()
@@ -95,8 +95,8 @@ def test_module_page_shows_everything_in_order(
 
 
 def test_language_switch_keeps_the_module(client: FlaskClient) -> None:
-    html = client.get(f"/it/omnichannel/{FIRST.id}/").data.decode()
-    assert f'href="/en/omnichannel/{FIRST.id}/" hreflang="en"' in html
+    html = client.get(f"/it/trial/{FIRST.id}/").data.decode()
+    assert f'href="/en/trial/{FIRST.id}/" hreflang="en"' in html
     assert "data-keep-hash" in html
 
 
@@ -104,21 +104,21 @@ def test_previous_and_next_modules(client: FlaskClient) -> None:
     if len(COURSE.visible) < 2:
         pytest.skip("the course has one module")
     second = COURSE.visible[1]
-    html = client.get(f"/en/omnichannel/{second.id}/").data.decode()
-    assert f'rel="prev" href="/en/omnichannel/{FIRST.id}/"' in html
-    first_html = client.get(f"/en/omnichannel/{FIRST.id}/").data.decode()
+    html = client.get(f"/en/trial/{second.id}/").data.decode()
+    assert f'rel="prev" href="/en/trial/{FIRST.id}/"' in html
+    first_html = client.get(f"/en/trial/{FIRST.id}/").data.decode()
     assert 'rel="prev"' not in first_html
-    assert f'rel="next" href="/en/omnichannel/{second.id}/"' in first_html
+    assert f'rel="next" href="/en/trial/{second.id}/"' in first_html
 
 
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("/it/omnichannel/no-such-module/", "Pagina non trovata"),
-        ("/en/omnichannel/no-such-module/", "Page not found"),
+        ("/it/trial/no-such-module/", "Pagina non trovata"),
+        ("/en/trial/no-such-module/", "Page not found"),
         ("/en/no-such-course/", "Page not found"),
-        ("/fr/omnichannel/", None),
-        ("/it/omnichannel/../../etc/passwd", "Pagina non trovata"),
+        ("/fr/trial/", None),
+        ("/it/trial/../../etc/passwd", "Pagina non trovata"),
     ],
 )
 def test_unknown_things_get_a_friendly_404(client: FlaskClient, url: str, expected: str) -> None:
@@ -130,7 +130,7 @@ def test_unknown_things_get_a_friendly_404(client: FlaskClient, url: str, expect
 
 
 def test_pages_load_only_from_this_site(client: FlaskClient) -> None:
-    response = client.get(f"/en/omnichannel/{FIRST.id}/")
+    response = client.get(f"/en/trial/{FIRST.id}/")
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
     for url in re.findall(r'(?:src|href)="([^"#]+)"', response.data.decode()):
@@ -225,7 +225,8 @@ def test_media_route_serves_module_images_and_nothing_else(tmp_path: Path) -> No
     (tmp_path / "secret.txt").write_text("TOP-SECRET-CONTENT", encoding="utf-8")
     client = make_app(tmp_path, root).test_client()
     assert 'src="/media/demo/first/g.svg"' in client.get("/it/demo/first/").data.decode()
-    assert client.get("/media/demo/first/g.svg").status_code == 200
+    with client.get("/media/demo/first/g.svg") as image:  # closes the file it streams
+        assert image.status_code == 200
     for bad in (
         "/media/demo/first/../../../../secret.txt",
         "/media/demo/first/%2e%2e/%2e%2e/%2e%2e/%2e%2e/secret.txt",

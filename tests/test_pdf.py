@@ -1,4 +1,4 @@
-"""Module and course PDFs from the real course, checked on the real files with poppler and zbar."""
+"""Module and course PDFs of the fixture course, checked in the real files with poppler, zbar."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from app.pdf import build as pdf_build
 from tests.conftest import CONTENT, make_app
 from tests.pdf_tools import flat, pdf_pages_text, pdffonts, pdfinfo, plain, qr_on_page
 
-COURSE = load_catalogue(CONTENT).courses["omnichannel"]
+pytestmark = pytest.mark.pdf
+
+COURSE = load_catalogue(CONTENT).courses["trial"]
 
 
 def module_version(module_id: str, lang: str) -> Module:
@@ -59,13 +61,13 @@ def download(site: tuple[Flask, FlaskClient, Path], url: str, name: str) -> Down
 @pytest.fixture(scope="module")
 def module_pdf(site) -> Downloaded:
     """The Italian PDF of module 1, rendered once for this file."""
-    return download(site, "/it/omnichannel/omnichannel-basics.pdf", "module.pdf")
+    return download(site, "/it/trial/first-steps.pdf", "module.pdf")
 
 
 @pytest.fixture(scope="module")
 def course_pdf(site) -> Downloaded:
     """The English PDF of the whole course, rendered once for this file."""
-    return download(site, "/en/omnichannel.pdf", "course.pdf")
+    return download(site, "/en/trial.pdf", "course.pdf")
 
 
 # -- the module PDF ---------------------------------------------------------------------------
@@ -75,7 +77,7 @@ def test_module_pdf_is_a_download_with_a_readable_name_and_an_etag(module_pdf) -
     headers = module_pdf.headers
     assert headers["Content-Type"] == "application/pdf"
     assert "attachment" in headers["Content-Disposition"]
-    assert "omnicanalita-e-multicanalita-it.pdf" in headers["Content-Disposition"]
+    assert "primi-passi-con-i-canali-it.pdf" in headers["Content-Disposition"]
     etag = headers["ETag"].strip('"')
     assert re.fullmatch(r"[0-9a-f]{64}", etag)
     again = module_pdf.client.get(module_pdf.url, headers={"If-None-Match": headers["ETag"]})
@@ -85,7 +87,7 @@ def test_module_pdf_is_a_download_with_a_readable_name_and_an_etag(module_pdf) -
 def test_module_pdf_is_kept_as_an_artefact_named_by_its_hash(module_pdf, monkeypatch) -> None:
     media = Path(module_pdf.app.config["MEDIA_DIR"])
     etag = module_pdf.headers["ETag"].strip('"')
-    [artefact] = (media / "pdf" / "omnichannel").glob("omnichannel-basics.it.*.pdf")
+    [artefact] = (media / "pdf" / "trial").glob("first-steps.it.*.pdf")
     assert etag.startswith(artefact.stem.rsplit(".", 1)[1])
     assert artefact.read_bytes() == module_pdf.path.read_bytes()
 
@@ -93,16 +95,16 @@ def test_module_pdf_is_kept_as_an_artefact_named_by_its_hash(module_pdf, monkeyp
     def no_render(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendered again")
 
-    monkeypatch.setattr(pdf_build, "render_pdf", no_render)
+    monkeypatch.setattr(pdf_build, "render_pdf_bounded", no_render)
     response = module_pdf.client.get(module_pdf.url)
     assert response.status_code == 200
     assert response.data == artefact.read_bytes()
 
 
 def test_module_pdf_has_title_language_tags_and_the_right_page_count(module_pdf) -> None:
-    module = module_version("omnichannel-basics", "it")
+    module = module_version("first-steps", "it")
     info = pdfinfo(module_pdf.path)
-    assert info["Title"] == f"{module.title} · Strategia omnicanale"
+    assert info["Title"] == f"{module.title} · Corso di prova"
     assert info["Tagged"] == "yes"
     pages = int(info["Pages"])
     assert pages == len(module_pdf.pages) > 5
@@ -112,9 +114,9 @@ def test_module_pdf_has_title_language_tags_and_the_right_page_count(module_pdf)
     assert f"Pagina {pages} di {pages}" in flat(module_pdf.pages[-1])
     assert "Pagina" not in module_pdf.pages[0]
     # The running header is the course title.
-    assert all("Strategia omnicanale" in page for page in module_pdf.pages[1:])
+    assert all("Corso di prova" in page for page in module_pdf.pages[1:])
     media = Path(module_pdf.app.config["MEDIA_DIR"])
-    [meta] = (media / "pdf" / "omnichannel").glob("omnichannel-basics.it.*.json")
+    [meta] = (media / "pdf" / "trial").glob("first-steps.it.*.json")
     assert json.loads(meta.read_text())["pages"] == pages
 
 
@@ -125,13 +127,13 @@ def test_module_pdf_fonts_are_all_embedded(module_pdf) -> None:
 
 
 def test_module_pdf_has_the_cover_outcomes_every_section_and_the_back_matter(module_pdf) -> None:
-    module = module_version("omnichannel-basics", "it")
+    module = module_version("first-steps", "it")
     cover = flat(module_pdf.pages[0])
     for expected in (
         module.title,
-        "Strategia omnicanale",
+        "Corso di prova",
         f"EQF {module.eqf}",
-        "25 min",
+        "20 min",
         "Italiano",
     ):
         assert expected in cover
@@ -148,7 +150,7 @@ def test_module_pdf_has_the_cover_outcomes_every_section_and_the_back_matter(mod
 
 
 def test_eqf_blocks_and_callouts_print_open(module_pdf) -> None:
-    module = module_version("omnichannel-basics", "it")
+    module = module_version("first-steps", "it")
     text = module_pdf.text
     section = next(s for s in module.sections if "eqf-block" in s.html)
     body = re.search(r'<div class="eqf-body">\s*<p>(.*?)</p>', section.html, re.S)
@@ -156,11 +158,11 @@ def test_eqf_blocks_and_callouts_print_open(module_pdf) -> None:
     sentence = flat(re.sub(r"<[^>]+>", "", body.group(1)))[:80]
     assert sentence in text
     assert "EQF 4 Approfondimento" in text
-    assert "Nota · Canale o touchpoint?" in text
+    assert "Nota · Canale o punto di contatto?" in text
 
 
 def test_worksheet_has_every_question_and_no_answer_before_the_key(module_pdf) -> None:
-    module = module_version("omnichannel-basics", "it")
+    module = module_version("first-steps", "it")
     text = module_pdf.text
     start = text.index("Scheda di esercizio")
     key_at = text.index("Appendice: soluzioni")
@@ -186,16 +188,16 @@ def test_worksheet_has_every_question_and_no_answer_before_the_key(module_pdf) -
 
 
 def test_worksheet_qr_code_opens_the_online_quiz(module_pdf, tmp_path: Path) -> None:
-    url = "http://localhost/it/omnichannel/omnichannel-basics/quiz"
+    url = "http://localhost/it/trial/first-steps/quiz"
     page = next(i for i, t in enumerate(module_pdf.pages, 1) if "Scheda di esercizio" in t)
     assert url in flat(module_pdf.pages[page - 1])
     assert qr_on_page(module_pdf.path, page, tmp_path) == [url]
 
 
 def test_module_page_panel_links_the_pdfs_with_size_and_pages(module_pdf) -> None:
-    html = module_pdf.client.get("/it/omnichannel/omnichannel-basics/").data.decode()
-    assert 'href="/it/omnichannel/omnichannel-basics.pdf"' in html
-    assert 'href="/it/omnichannel.pdf"' in html
+    html = module_pdf.client.get("/it/trial/first-steps/").data.decode()
+    assert 'href="/it/trial/first-steps.pdf"' in html
+    assert 'href="/it/trial.pdf"' in html
     pages = len(module_pdf.pages)
     assert f"{pages} pagine" in html
     assert "Scarica e stampa" in html
@@ -204,11 +206,11 @@ def test_module_page_panel_links_the_pdfs_with_size_and_pages(module_pdf) -> Non
 @pytest.mark.parametrize(
     "url",
     [
-        "/it/omnichannel/no-such-module.pdf",
+        "/it/trial/no-such-module.pdf",
         "/it/no-such-course.pdf",
-        "/xx/omnichannel.pdf",
-        "/it/omnichannel/..%2f..%2fetc%2fpasswd.pdf",
-        "/it/..%2fomnichannel.pdf",
+        "/xx/trial.pdf",
+        "/it/trial/..%2f..%2fetc%2fpasswd.pdf",
+        "/it/..%2ftrial.pdf",
     ],
 )
 def test_unknown_pdfs_are_404(site, url: str) -> None:
@@ -219,7 +221,7 @@ def test_unknown_pdfs_are_404(site, url: str) -> None:
 def test_artefact_names_never_come_from_unchecked_ids() -> None:
     job = pdf_build.PdfJob(
         kind="module",
-        course_id="omnichannel",
+        course_id="trial",
         module_id="../../etc",
         lang="it",
         html="",
@@ -237,17 +239,17 @@ def test_artefact_names_never_come_from_unchecked_ids() -> None:
 
 def test_course_pdf_metadata(course_pdf) -> None:
     info = pdfinfo(course_pdf.path)
-    assert info["Title"] == "Omnichannel strategy"
+    assert info["Title"] == "Trial course"
     assert info["Tagged"] == "yes"
     assert int(info["Pages"]) == len(course_pdf.pages)
     assert PdfReader(course_pdf.path).trailer["/Root"]["/Lang"] == "en"
-    assert "omnichannel-strategy-en.pdf" in course_pdf.headers["Content-Disposition"]
+    assert "trial-course-en.pdf" in course_pdf.headers["Content-Disposition"]
     assert all(font["emb"] == "yes" for font in pdffonts(course_pdf.path))
 
 
 def test_course_pdf_contents_give_the_right_page_numbers(course_pdf) -> None:
     contents = flat(course_pdf.pages[1])
-    assert contents.startswith("Omnichannel strategy Contents")
+    assert contents.startswith("Trial course Contents")
     for number, entry in enumerate(COURSE.visible, 1):
         module = entry.versions["en"]
         match = re.search(rf"{number}\. {re.escape(flat(module.title))} \.*\s?(\d+)", contents)

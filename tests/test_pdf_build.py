@@ -19,13 +19,15 @@ from app.pdf.worksheet import worksheet
 from tests.conftest import CONTENT, make_app
 from tests.pdf_tools import flat, pdf_pages_text, pdfinfo, qr_on_page
 
+pytestmark = pytest.mark.pdf
+
 
 @pytest.fixture
 def one_module_app(tmp_path: Path) -> Flask:
-    """The real course cut to its first module, in Italian only: two PDFs to build."""
+    """The fixture course cut to its first module, in Italian only: two PDFs to build."""
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
-    for folder in (content / "omnichannel").iterdir():
+    for folder in (content / "trial").iterdir():
         if folder.is_dir() and not folder.name.startswith("01-"):
             shutil.rmtree(folder)
     return make_app(tmp_path, content, LANGUAGES="it", BASE_URL="https://academy.example.org")
@@ -35,10 +37,10 @@ def test_flask_pdf_build_builds_once_then_reuses(one_module_app: Flask, monkeypa
     runner = one_module_app.test_cli_runner()
     first = runner.invoke(args=["pdf", "build"])
     assert first.exit_code == 0, first.output
-    assert "[1/2] PDF it omnichannel/omnichannel-basics: built" in first.output
-    assert "[2/2] PDF it omnichannel (course): built" in first.output
+    assert "[1/2] PDF it trial/first-steps: built" in first.output
+    assert "[2/2] PDF it trial (course): built" in first.output
     assert "2 built, 0 up to date, 0 failed" in first.output
-    media = Path(one_module_app.config["MEDIA_DIR"]) / "pdf" / "omnichannel"
+    media = Path(one_module_app.config["MEDIA_DIR"]) / "pdf" / "trial"
     assert len(list(media.glob("*.pdf"))) == 2
 
     second = runner.invoke(args=["pdf", "build"])
@@ -48,31 +50,31 @@ def test_flask_pdf_build_builds_once_then_reuses(one_module_app: Flask, monkeypa
     def no_render(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendered on demand although it was built")
 
-    monkeypatch.setattr(pdf_build, "render_pdf", no_render)
+    monkeypatch.setattr(pdf_build, "render_pdf_bounded", no_render)
     client = one_module_app.test_client()
-    response = client.get(
-        "/it/omnichannel/omnichannel-basics.pdf", base_url="https://academy.example.org"
-    )
+    response = client.get("/it/trial/first-steps.pdf", base_url="https://academy.example.org")
     assert response.status_code == 200
-    [module_file] = media.glob("omnichannel-basics.it.*.pdf")
+    [module_file] = media.glob("first-steps.it.*.pdf")
     text = flat(" ".join(pdf_pages_text(module_file)))
-    assert "https://academy.example.org/it/omnichannel/omnichannel-basics/quiz" in text
+    assert "https://academy.example.org/it/trial/first-steps/quiz" in text
 
 
 def test_an_edited_module_is_rebuilt_and_the_old_artefact_dropped(one_module_app: Flask) -> None:
     report = build_pdfs(one_module_app, echo=lambda _: None)
     assert report.ok and len(report.built) == 2
-    media = Path(one_module_app.config["MEDIA_DIR"]) / "pdf" / "omnichannel"
-    [before] = media.glob("omnichannel-basics.it.*.pdf")
-    source = Path(one_module_app.config["CONTENT_DIR"]) / "omnichannel" / "01-omnichannel-basics"
+    media = Path(one_module_app.config["MEDIA_DIR"]) / "pdf" / "trial"
+    [before] = media.glob("first-steps.it.*.pdf")
+    source = Path(one_module_app.config["CONTENT_DIR"]) / "trial" / "01-first-steps"
     text = (source / "it.md").read_text()
-    (source / "it.md").write_text(text.replace("Pensa all'ultima volta", "Ricorda l'ultima volta"))
+    (source / "it.md").write_text(
+        text.replace("Chi compra una bicicletta", "Chi ordina una bicicletta")
+    )
     lines: list[str] = []
     report = build_pdfs(one_module_app, echo=lines.append)
     assert len(report.built) == 2, lines  # the module and the course that holds it
-    [after] = media.glob("omnichannel-basics.it.*.pdf")
+    [after] = media.glob("first-steps.it.*.pdf")
     assert after != before and not before.exists()
-    assert "Ricorda l'ultima volta" in flat(" ".join(pdf_pages_text(after)))
+    assert "Chi ordina una bicicletta" in flat(" ".join(pdf_pages_text(after)))
 
 
 # -- print HTML and worksheet layout -----------------------------------------------------------
@@ -166,7 +168,7 @@ def test_certificate_is_a_one_page_verifiable_pdf(app: Flask, tmp_path: Path) ->
             name="Maria Rossi",
             course_title="Strategia omnicanale",
             eqf="3-5",
-            hours=12.5,
+            minutes=158,
             completed_on=date(2026, 3, 14),
             code="OA-7F3K-92QX",
             verify_url=verify,
@@ -179,11 +181,12 @@ def test_certificate_is_a_one_page_verifiable_pdf(app: Flask, tmp_path: Path) ->
     assert info["Title"] == "Attestato di completamento · Strategia omnicanale · Maria Rossi"
     assert PdfReader(path).trailer["/Root"]["/Lang"] == "it"
     text = flat(" ".join(pdf_pages_text(path)))
+    # The duration reads like every other page ("2 h 38 min"), not "Ore 2,6".
+    assert "2 h 38 min" in text and "2,6" not in text, text
     for expected in (
         "Maria Rossi",
         "Strategia omnicanale",
         "EQF 3-5",
-        "12,5",
         "14 marzo 2026",
         "OA-7F3K-92QX",
         verify,

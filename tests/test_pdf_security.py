@@ -16,6 +16,8 @@ from app.pdf.render import MAX_DATA_URL, RefusedResource, ResourcePolicy, SafeFe
 from tests.conftest import ROOT, make_app
 from tests.pdf_tools import flat, pdf_pages_text, run
 
+pytestmark = pytest.mark.pdf
+
 BASE = "http://academy.test/"
 SECRET = "TOP-SECRET-FILE-CONTENT-42"
 
@@ -50,8 +52,12 @@ def policy(media: Path) -> ResourcePolicy:
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Record (and refuse) every attempt to open a network connection."""
     attempts: list[object] = []
+    connect = socket.socket.connect
 
     def refuse(self: socket.socket, address: object) -> None:
+        if self.family == socket.AF_UNIX:
+            # Local IPC, not the network: how a render reaches multiprocessing's forkserver.
+            return connect(self, address)  # type: ignore[arg-type]
         attempts.append(address)
         raise OSError("network disabled in this test")
 

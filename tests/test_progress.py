@@ -20,7 +20,7 @@ from tests.helpers import beacon, csrf_from, login, register, write_mini_course
 
 pytestmark = pytest.mark.db
 
-URL = "/en/omnichannel/omnichannel-basics/progress"
+URL = "/en/trial/first-steps/progress"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -73,14 +73,14 @@ def app(tmp_path: Path) -> Flask:
 
 def test_a_guest_reads_a_section_and_the_pages_show_it(app: Flask) -> None:
     client = app.test_client()
-    response = beacon(client, URL, {"verb": "section-read", "section": "ocx"})
+    response = beacon(client, URL, {"verb": "section-read", "section": "experience"})
     assert response.status_code == 200
-    assert response.json == {"read": ["ocx"], "total": 5, "completed": False}
-    course_page = client.get("/en/omnichannel/").data.decode()
+    assert response.json == {"read": ["experience"], "total": 5, "completed": False}
+    course_page = client.get("/en/trial/").data.decode()
     assert "1 of 5 sections read" in course_page
-    assert 'href="/en/omnichannel/omnichannel-basics/#ocx"' in course_page  # continue here
-    module_page = client.get("/it/omnichannel/omnichannel-basics/").data.decode()
-    assert 'data-outline-section="ocx"' in module_page and 'class="read"' in module_page
+    assert 'href="/en/trial/first-steps/#experience"' in course_page  # continue here
+    module_page = client.get("/it/trial/first-steps/").data.decode()
+    assert 'data-outline-section="experience"' in module_page and 'class="read"' in module_page
     assert "1 / 5" in module_page
 
 
@@ -89,31 +89,31 @@ def test_a_guest_reads_a_section_and_the_pages_show_it(app: Flask) -> None:
     [
         {"verb": "section-read", "section": "no-such-section"},
         {"verb": "section-read"},
-        {"verb": "flew", "section": "ocx"},
+        {"verb": "flew", "section": "experience"},
         {
             "verb": "audio-progressed",
-            "section": "ocx",
+            "section": "experience",
             "position": -1,
             "listened": 1,
             "duration": 9,
         },
         {
             "verb": "audio-progressed",
-            "section": "ocx",
+            "section": "experience",
             "position": 5,
             "listened": 1e9,
             "duration": 9,
         },
         {
             "verb": "audio-progressed",
-            "section": "ocx",
+            "section": "experience",
             "position": 50,
             "listened": 1,
             "duration": 9,
         },
         {
             "verb": "audio-progressed",
-            "section": "ocx",
+            "section": "experience",
             "position": "x",
             "listened": 1,
             "duration": 9,
@@ -131,7 +131,7 @@ def test_the_beacon_refuses_what_does_not_fit_and_stores_nothing(app: Flask, pay
 def test_the_beacon_needs_the_csrf_token(app: Flask) -> None:
     client = app.test_client()
     client.get("/en/")
-    response = client.post(URL, json={"verb": "section-read", "section": "ocx"})
+    response = client.post(URL, json={"verb": "section-read", "section": "experience"})
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(func.count(Statement.id))) == 0
@@ -141,7 +141,7 @@ def test_the_beacon_for_an_unknown_module_is_a_404(app: Flask) -> None:
     client = app.test_client()
     assert (
         beacon(
-            client, "/en/omnichannel/nope/progress", {"verb": "section-read", "section": "x"}
+            client, "/en/trial/nope/progress", {"verb": "section-read", "section": "x"}
         ).status_code
         == 404
     )
@@ -152,7 +152,7 @@ def test_audio_position_is_kept_for_resuming_on_any_device(app: Flask) -> None:
     register(phone, "ada@example.org")
     payload = {
         "verb": "audio-progressed",
-        "section": "ocx",
+        "section": "experience",
         "position": 42.5,
         "listened": 10,
         "duration": 120,
@@ -161,11 +161,11 @@ def test_audio_position_is_kept_for_resuming_on_any_device(app: Flask) -> None:
     laptop = app.test_client()
     login(laptop, "ada@example.org")
     with app.test_request_context():
-        course = catalogue().course("omnichannel")
-        status = services.module_statuses("u:1", course, "en")["omnichannel-basics"]
-    assert (status.last_audio_section, status.last_audio_position) == ("ocx", 42.5)
-    page = laptop.get("/it/omnichannel/").data.decode()
-    assert 'href="/it/omnichannel/omnichannel-basics/#ocx"' in page
+        course = catalogue().course("trial")
+        status = services.module_statuses("u:1", course, "en")["first-steps"]
+    assert (status.last_audio_section, status.last_audio_position) == ("experience", 42.5)
+    page = laptop.get("/it/trial/").data.decode()
+    assert 'href="/it/trial/first-steps/#experience"' in page
     with app.app_context():
         (statement,) = db.session.scalars(select(Statement)).all()
         assert statement.context == {"channel": "audio", "language": "en"}
@@ -174,7 +174,7 @@ def test_audio_position_is_kept_for_resuming_on_any_device(app: Flask) -> None:
 def complete_module(app: Flask, learner: str, module_id: str, *, passed: bool = True) -> None:
     """Read every section and pass the quiz through the service, as the channels would."""
     with app.test_request_context():
-        course = catalogue().course("omnichannel")
+        course = catalogue().course("trial")
         module, _ = course.module(module_id, "it")
         for section in module.reading_sections:
             services.record(
@@ -194,11 +194,11 @@ def complete_module(app: Flask, learner: str, module_id: str, *, passed: bool = 
 
 
 def test_a_module_completes_when_read_and_passed_and_the_course_when_all_are(app: Flask) -> None:
-    complete_module(app, "u:7", "omnichannel-basics", passed=False)
+    complete_module(app, "u:7", "first-steps", passed=False)
     with app.app_context():
         row = db.session.scalar(select(ModuleProgress))
         assert row.completed_at is None and row.best_score == 0.3
-    complete_module(app, "u:7", "omnichannel-basics")
+    complete_module(app, "u:7", "first-steps")
     with app.app_context():
         row = db.session.scalar(select(ModuleProgress))
         assert row.completed_at is not None and row.best_score == 0.9
@@ -211,24 +211,24 @@ def test_a_module_completes_when_read_and_passed_and_the_course_when_all_are(app
         complete_module(app, "u:7", entry)
     with app.app_context():
         completion = db.session.scalar(select(CourseCompletion))
-        assert completion.learner == "u:7" and completion.course_id == "omnichannel"
+        assert completion.learner == "u:7" and completion.course_id == "trial"
         course_statement = db.session.scalar(
             select(Statement).where(Statement.verb == "completed", Statement.module_id.is_(None))
         )
-        assert course_statement.object_id == "omnichannel"
+        assert course_statement.object_id == "trial"
 
 
 def load_entries() -> list[str]:
     from app.content.loader import load_catalogue
 
-    return [e.id for e in load_catalogue(CONTENT).courses["omnichannel"].visible]
+    return [e.id for e in load_catalogue(CONTENT).courses["trial"].visible]
 
 
 def test_summary_always_equals_the_replayed_statements(app: Flask) -> None:
-    complete_module(app, "u:3", "omnichannel-basics")
+    complete_module(app, "u:3", "first-steps")
     with app.app_context():
         row = db.session.scalar(select(ModuleProgress))
-        rebuilt = services.rebuild("u:3", "omnichannel", "omnichannel-basics")
+        rebuilt = services.rebuild("u:3", "trial", "first-steps")
         assert rebuilt.sections_read == row.sections_read
         assert rebuilt.completed_at == row.completed_at.replace(tzinfo=rebuilt.completed_at.tzinfo)
         assert rebuilt.statements == row.statements
@@ -237,42 +237,44 @@ def test_summary_always_equals_the_replayed_statements(app: Flask) -> None:
 
 def edit_first_module(content: Path, change) -> None:
     for lang in ("it", "en"):
-        path = content / "omnichannel" / "01-omnichannel-basics" / f"{lang}.md"
+        path = content / "trial" / "01-first-steps" / f"{lang}.md"
         path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def test_content_edits_never_lose_progress(tmp_path: Path, content_copy: Path) -> None:
     app = make_app(tmp_path, content_copy)
-    complete_module(app, "u:1", "omnichannel-basics")
+    complete_module(app, "u:1", "first-steps")
     # A new section: the module stays completed, with its date.
     edit_first_module(
         content_copy,
         lambda text: text.replace("\n## ", "\n## Extra {#extra}\n\nNew text.\n\n## ", 1),
     )
     with app.test_request_context():
-        course = catalogue().course("omnichannel")
-        status = services.module_statuses("u:1", course, "it")["omnichannel-basics"]
+        course = catalogue().course("trial")
+        status = services.module_statuses("u:1", course, "it")["first-steps"]
     assert status.completed_at is not None and status.total == 6 and status.read_count == 5
     # A removed section stops counting.
-    edit_first_module(content_copy, lambda text: re.sub(r"\n## [^\n]*\{#ocx\}", "\n### Ocx", text))
+    edit_first_module(
+        content_copy, lambda text: re.sub(r"\n## [^\n]*\{#experience\}", "\n### Ocx", text)
+    )
     with app.test_request_context():
-        course = catalogue().course("omnichannel")
-        status = services.module_statuses("u:1", course, "it")["omnichannel-basics"]
-    assert "ocx" not in status.read and status.total == 5 and status.read_count == 4
+        course = catalogue().course("trial")
+        status = services.module_statuses("u:1", course, "it")["first-steps"]
+    assert "experience" not in status.read and status.total == 5 and status.read_count == 4
 
 
 def test_guest_progress_moves_to_the_account_on_registration(app: Flask) -> None:
     client = app.test_client()
-    beacon(client, URL, {"verb": "section-read", "section": "ocx"})
-    beacon(client, URL, {"verb": "section-read", "section": "basic-terms"})
+    beacon(client, URL, {"verb": "section-read", "section": "experience"})
+    beacon(client, URL, {"verb": "section-read", "section": "words"})
     register(client, "ada@example.org")
     page = client.get("/en/me/").data.decode()
-    assert re.search(r'data-module="omnichannel-basics">.*?data-sections-read>2 / 5<', page, re.S)
+    assert re.search(r'data-module="first-steps">.*?data-sections-read>2 / 5<', page, re.S)
     with app.app_context():
         assert set(db.session.scalars(select(Statement.learner))) == {"u:1"}
         rows = db.session.scalars(select(ModuleProgress)).all()
         assert [(r.learner, sorted(r.sections_read)) for r in rows] == [
-            ("u:1", ["basic-terms", "ocx"])
+            ("u:1", ["experience", "words"])
         ]
 
 
@@ -280,13 +282,13 @@ def test_guest_progress_joins_an_existing_account_on_login(app: Flask) -> None:
     register(app.test_client(), "ada@example.org")
     laptop = app.test_client()
     login(laptop, "ada@example.org")
-    beacon(laptop, URL, {"verb": "section-read", "section": "ocx"})
+    beacon(laptop, URL, {"verb": "section-read", "section": "experience"})
     phone = app.test_client()  # reads as a guest first, then signs in
-    beacon(phone, URL, {"verb": "section-read", "section": "service-chains"})
+    beacon(phone, URL, {"verb": "section-read", "section": "chains"})
     login(phone, "ada@example.org")
     with app.app_context():
         row = db.session.scalar(select(ModuleProgress))
-        assert sorted(row.sections_read) == ["ocx", "service-chains"] and row.learner == "u:1"
+        assert sorted(row.sections_read) == ["chains", "experience"] and row.learner == "u:1"
         assert row.statements == 2
 
 
@@ -294,13 +296,11 @@ def test_learners_see_only_their_own_progress(app: Flask) -> None:
     ada, bob = app.test_client(), app.test_client()
     register(ada, "ada@example.org")
     register(bob, "bob@example.org")
-    beacon(ada, URL, {"verb": "section-read", "section": "ocx"})
+    beacon(ada, URL, {"verb": "section-read", "section": "experience"})
     bob_page = bob.get("/en/me/").data.decode()
-    assert re.search(
-        r'data-module="omnichannel-basics">.*?data-sections-read>0 / 5<', bob_page, re.S
-    )
+    assert re.search(r'data-module="first-steps">.*?data-sections-read>0 / 5<', bob_page, re.S)
     assert "Continue where you left off" not in bob_page
-    assert "1 of 5" not in bob.get("/en/omnichannel/").data.decode()
+    assert "1 of 5" not in bob.get("/en/trial/").data.decode()
     # No learner route takes a learner id: another learner's data has no address at all.
     # (Trainer and admin pages do, behind role and group-ownership checks: tests/test_reports.py.)
     staff = ("/<lang:lang>/trainer/", "/<lang:lang>/admin/")
@@ -312,10 +312,10 @@ def test_eqf_preference_highlights_modules_and_deepening(app: Flask) -> None:
     client = app.test_client()
     token = csrf_from(client, "/en/me/")
     assert client.post("/en/me/eqf", data={"csrf_token": token, "level": "5"}).status_code == 302
-    course_page = client.get("/en/omnichannel/").data.decode()
+    course_page = client.get("/en/trial/").data.decode()
     matches = re.findall(r'class="module-card eqf-match" data-module="([^"]+)"', course_page)
-    assert "omnichannel-basics" not in matches and "crm-data-technology" in matches
-    assert 'data-eqf-level="5"' in client.get("/en/omnichannel/crm-data-technology/").data.decode()
+    assert "first-steps" not in matches and "deep-dive" in matches
+    assert 'data-eqf-level="5"' in client.get("/en/trial/deep-dive/").data.decode()
     assert client.post("/en/me/eqf", data={"csrf_token": token, "level": "9"}).status_code == 400
     register(client, "ada@example.org")
     token = csrf_from(client, "/en/me/")
@@ -331,18 +331,19 @@ def test_listening_to_most_of_a_section_through_the_beacon_marks_it_read(app: Fl
     for position in (40, 80, 92):
         payload = {
             "verb": "audio-progressed",
-            "section": "ocx",
+            "section": "experience",
             "position": position,
             "listened": 40 if position < 92 else 12,
             "duration": 100,
         }
         response = beacon(client, URL, payload, token)
-    assert response.json["read"] == ["ocx"]
+    assert response.json["read"] == ["experience"]
     with app.app_context():
         row = db.session.scalar(select(ModuleProgress))
-        assert row.audio_listened == {"ocx": 92.0} and row.sections_read == ["ocx"]
+        assert row.audio_listened == {"experience": 92.0} and row.sections_read == ["experience"]
 
 
+@pytest.mark.pdf
 def test_pdf_downloads_are_recorded_once_per_full_download(tmp_path: Path) -> None:
     root = tmp_path / "content"
     write_mini_course(root)

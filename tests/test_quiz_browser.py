@@ -15,9 +15,9 @@ from tests.conftest import CONTENT, make_app
 
 pytestmark = pytest.mark.browser
 
-COURSE = load_catalogue(CONTENT).courses["omnichannel"]
-MODULE = COURSE.module("omnichannel-basics", "en")[0]
-PATH = "/en/omnichannel/omnichannel-basics"
+COURSE = load_catalogue(CONTENT).courses["trial"]
+MODULE = COURSE.module("first-steps", "en")[0]
+PATH = "/en/trial/first-steps"
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_wrong_answer_feedback_retry_pass_and_progress(browser, server: str) -> 
     assert "Best score: 100%" in page.locator("[data-quiz-best]").inner_text()
     assert page.locator("[data-quiz-best] .badge-done").count() == 1  # passed
     page.goto(f"{server}/en/me/")
-    row = page.locator('tr[data-module="omnichannel-basics"]')
+    row = page.locator('tr[data-module="first-steps"]')
     assert "100%" in row.inner_text()
     context.close()
     assert set(hosts) == {"127.0.0.1"}

@@ -29,7 +29,7 @@ from tests.helpers import PASSWORD, csrf_from, login, register
 
 pytestmark = pytest.mark.db
 
-BASICS = "/en/omnichannel/omnichannel-basics"
+BASICS = "/en/trial/first-steps"
 
 MINI_COURSE = """\
 id: mini
@@ -103,7 +103,7 @@ Some text.
 
 @pytest.fixture
 def quiz_app(tmp_path: Path) -> Flask:
-    """The real course."""
+    """The fixture course (tests/content)."""
     return make_app(tmp_path, CONTENT)
 
 
@@ -218,7 +218,7 @@ def test_the_page_shows_every_question_with_a_labelled_input(mini_app: Flask) ->
 def test_the_page_never_contains_answers_or_feedback(mini_app: Flask, quiz_app: Flask) -> None:
     for app, course_id, module_id, url in (
         (mini_app, "mini", "kinds", f"{MINI}/quiz"),
-        (quiz_app, "omnichannel", "omnichannel-basics", f"{BASICS}/quiz"),
+        (quiz_app, "trial", "first-steps", f"{BASICS}/quiz"),
     ):
         html, hidden = page_form(app.test_client(), url)
         module = module_of(app, course_id, module_id)
@@ -248,7 +248,7 @@ def test_the_page_never_contains_answers_or_feedback(mini_app: Flask, quiz_app: 
 
 def test_answers_are_shuffled_per_attempt_when_the_module_asks(quiz_app: Flask) -> None:
     client = quiz_app.test_client()
-    module = module_of(quiz_app, "omnichannel", "omnichannel-basics")
+    module = module_of(quiz_app, "trial", "first-steps")
     assert module.quiz.shuffle
 
     def option_order(html: str) -> list[str]:
@@ -269,20 +269,20 @@ def test_without_shuffle_options_keep_the_written_order(mini_app: Flask) -> None
 
 def test_the_order_is_stable_within_an_attempt_and_stored_with_it(quiz_app: Flask) -> None:
     client = quiz_app.test_client()
-    module = module_of(quiz_app, "omnichannel", "omnichannel-basics")
+    module = module_of(quiz_app, "trial", "first-steps")
     html, hidden = page_form(client, f"{BASICS}/quiz")
-    shown = re.findall(r'name="q\.q-omni-vs-multi" id="[^"]+" value="([^"]+)"', html)
+    shown = re.findall(r'name="q\.q-integration" id="[^"]+" value="([^"]+)"', html)
     client.post(f"{BASICS}/quiz", data={**hidden, **right_answers(module)})
     with quiz_app.app_context():
         attempt = db.session.scalar(select(QuizAttempt))
-        entry = next(e for e in attempt.question_order if e["id"] == "q-omni-vs-multi")
+        entry = next(e for e in attempt.question_order if e["id"] == "q-integration")
         assert entry["options"] == shown
 
 
 def test_a_module_without_questions_or_an_unknown_module_has_no_quiz(quiz_app: Flask) -> None:
     client = quiz_app.test_client()
-    assert client.get("/en/omnichannel/nope/quiz").status_code == 404
-    assert client.get("/xx/omnichannel/omnichannel-basics/quiz").status_code == 404
+    assert client.get("/en/trial/nope/quiz").status_code == 404
+    assert client.get("/xx/trial/first-steps/quiz").status_code == 404
 
 
 # --- submitting -------------------------------------------------------------------------------
@@ -457,7 +457,7 @@ def test_a_forged_or_foreign_attempt_state_is_refused(mini_app: Flask, quiz_app:
     forged = hidden[services.STATE_FIELD][:-3] + "abc"
     assert client.post(f"{MINI}/quiz", data={**hidden, "attempt": forged}).status_code == 400
     assert client.post(f"{MINI}/quiz", data={**hidden, "attempt": ""}).status_code == 400
-    state = services.new_state(module_of(quiz_app, "omnichannel", "omnichannel-basics"))
+    state = services.new_state(module_of(quiz_app, "trial", "first-steps"))
     other = services.dump_state(state, mini_app.config["SECRET_KEY"])
     assert client.post(f"{MINI}/quiz", data={**hidden, "attempt": other}).status_code == 400
     assert count(mini_app, QuizAttempt) == 0
@@ -488,7 +488,7 @@ def test_another_learners_attempt_is_not_shown(mini_app: Flask) -> None:
 
 def test_the_module_page_links_to_the_quiz_with_its_size_and_best_score(quiz_app: Flask) -> None:
     client = quiz_app.test_client()
-    module = module_of(quiz_app, "omnichannel", "omnichannel-basics")
+    module = module_of(quiz_app, "trial", "first-steps")
     page = client.get(f"{BASICS}/").data.decode()
     assert f'href="{BASICS}/quiz"' in page and "Test yourself" in page
     assert f"{len(module.questions)} questions" in page
@@ -497,14 +497,14 @@ def test_the_module_page_links_to_the_quiz_with_its_size_and_best_score(quiz_app
     submit(client, BASICS, right_answers(module))
     page = client.get(f"{BASICS}/").data.decode()
     assert "Best score: 100%" in page
-    it = client.get("/it/omnichannel/omnichannel-basics/").data.decode()
+    it = client.get("/it/trial/first-steps/").data.decode()
     assert "Mettiti alla prova" in it and "Miglior punteggio: 100%" in it
 
 
 def test_the_quiz_and_review_pages_speak_italian(quiz_app: Flask) -> None:
     client = quiz_app.test_client()
-    url = "/it/omnichannel/omnichannel-basics"
-    module = module_of(quiz_app, "omnichannel", "omnichannel-basics", "it")
+    url = "/it/trial/first-steps"
+    module = module_of(quiz_app, "trial", "first-steps", "it")
     html, _ = page_form(client, f"{url}/quiz")
     assert "Domanda 1 di 11" in html and "Verifica le risposte" in html
     assert module.questions[0].text in html
@@ -518,7 +518,7 @@ def test_the_quiz_and_review_pages_speak_italian(quiz_app: Flask) -> None:
 
 def test_guest_attempts_move_to_the_account_and_are_exported_and_deleted(quiz_app: Flask) -> None:
     client = quiz_app.test_client()
-    module = module_of(quiz_app, "omnichannel", "omnichannel-basics")
+    module = module_of(quiz_app, "trial", "first-steps")
     submit(client, BASICS, right_answers(module))
     register(client, "ada@example.org")
     with quiz_app.app_context():
@@ -529,7 +529,7 @@ def test_guest_attempts_move_to_the_account_and_are_exported_and_deleted(quiz_ap
     assert "Best score: 100%" in page
     exported = client.get("/en/me/export.json").get_json()
     (row,) = exported["quiz_attempts"]
-    assert row["module"] == "omnichannel-basics" and row["score"] == 1.0 and row["passed"]
+    assert row["module"] == "first-steps" and row["score"] == 1.0 and row["passed"]
     token = csrf_from(client, "/en/me/delete")
     client.post("/en/me/delete", data={"csrf_token": token, "password": PASSWORD})
     assert count(quiz_app, QuizAttempt) == 0
@@ -555,7 +555,7 @@ def test_trainers_download_the_module_as_gift_others_get_403(quiz_app: Flask) ->
     response = trainer.get(url)
     assert response.status_code == 200 and response.mimetype == "text/plain"
     assert "attachment" in response.headers["Content-Disposition"]
-    module = module_of(quiz_app, "omnichannel", "omnichannel-basics")
+    module = module_of(quiz_app, "trial", "first-steps")
     back = parse_gift(response.data.decode())
     assert [q.id for q in back][:5] == [q.id for q in module.questions][:5]
 
@@ -564,10 +564,10 @@ def test_attempts_list_survives_content_edits(tmp_path: Path, content_copy: Path
     """A question removed after the page was shown is left out, not a reason to refuse."""
     app = make_app(tmp_path, content_copy)
     client = app.test_client()
-    module = module_of(app, "omnichannel", "omnichannel-basics")
+    module = module_of(app, "trial", "first-steps")
     _, hidden = page_form(client, f"{BASICS}/quiz")
     for lang in ("en", "it"):  # both languages must keep the same question ids
-        path = content_copy / "omnichannel" / "01-omnichannel-basics" / f"{lang}.md"
+        path = content_copy / "trial" / "01-first-steps" / f"{lang}.md"
         text = path.read_text(encoding="utf-8")
         start = text.index("\n9. ") + 1
         end = text.index("```", start)
@@ -576,7 +576,7 @@ def test_attempts_list_survives_content_edits(tmp_path: Path, content_copy: Path
     assert response.status_code == 303
     with app.app_context():
         attempt = db.session.scalar(select(QuizAttempt))
-        assert "q-tf-size" not in attempt.scores and attempt.score == 1.0
+        assert "q-tf-last" not in attempt.scores and attempt.score == 1.0
 
 
 def test_two_simultaneous_submissions_of_one_attempt_store_it_once(mini_app: Flask) -> None:

@@ -61,6 +61,9 @@ class Instance:
             "ACADEMY_SECURE_COOKIES": "0",
             "ACADEMY_QUEUE_URL": f"sqlite:///{tmp / f'{name}-queue.sqlite3'}",
             "ACADEMY_QUEUE_WORKER": "thread",
+            # Offline speech, and a second worker thread: audio rebuilds never hold up the sender.
+            "ACADEMY_TTS_ENGINES": "espeak-ng",
+            "ACADEMY_QUEUE_THREADS": "2",
             **{f"ACADEMY_{k}": v for k, v in settings.items()},
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -91,7 +94,7 @@ class Instance:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded CI machine starts slowly
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()
             try:
@@ -195,7 +198,7 @@ def fetch(url: str, auth: tuple[str, str]) -> Any:
         return json.loads(response.read())
 
 
-def wait_for(what: str, check: Any, timeout: float = 30.0) -> None:
+def wait_for(what: str, check: Any, timeout: float = 120.0) -> None:
     """Poll `check()` until it is true, at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

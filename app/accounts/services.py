@@ -87,6 +87,17 @@ def change_password(user: User, current: str, new: str) -> None:
 
 
 @writes
+def end_sessions(user: User) -> None:
+    """End every session of the account: cookies and "remember me" of every device stop working.
+
+    Sessions live in signed cookies, so the account's session token is what revokes them: a
+    cookie carrying the old token no longer signs anyone in.
+    """
+    user.session_token = secrets.token_hex(16)
+    db.session.flush()
+
+
+@writes
 def set_eqf_level(user: User, level: int | None) -> None:
     """Remember the EQF level (3, 4, 5 or None) the learner studies at."""
     user.eqf_level = level

@@ -126,8 +126,26 @@ def logout(lang: str) -> ResponseReturnValue:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
+    if current_user.is_authenticated:
+        # A copied session or "remember me" cookie must not outlive signing out.
+        services.end_sessions(current_user)
+        db.session.commit()
     logout_user()
     return redirect(url_for("content.home", lang=lang))
+
+
+@bp.post("/<lang:lang>/me/sign-out-everywhere")
+@login_required
+def sign_out_everywhere(lang: str) -> ResponseReturnValue:
+    """End every session of the account, on every device (this one included)."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.end_sessions(current_user)
+    db.session.commit()
+    logout_user()
+    flash(_("You are signed out on every device. Sign in again to continue."))
+    return redirect(url_for("accounts.login", lang=lang))
 
 
 @bp.route("/<lang:lang>/me/password", methods=["GET", "POST"])

@@ -7,11 +7,13 @@ restarting the server.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.content.errors import Problem
 from app.content.loader import load_catalogue
 from app.content.model import Catalogue
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 EXTENSION_KEY = "academy.content"
 
 Stamp = tuple[tuple[str, int, int], ...]
+
+logger = logging.getLogger(__name__)
 
 
 def content_stamp(root: Path) -> Stamp:
@@ -60,7 +64,15 @@ class ContentCache:
         with self._lock:
             # Another thread may have reloaded while we waited for the lock.
             if stamp != self._stamp:
-                self._catalogue = load_catalogue(self.root)
+                try:
+                    self._catalogue = load_catalogue(self.root)
+                except Exception as exc:  # noqa: BLE001 - a failed load is kept, not retried
+                    # Retrying on every request would repeat whatever made it fail (time,
+                    # memory) for every visitor; the next edit of a file tries again.
+                    logger.exception("content under %s could not be loaded", self.root)
+                    self._catalogue = Catalogue(
+                        {}, (Problem(".", 1, f"the content could not be loaded ({exc!r})"),)
+                    )
                 self._stamp = stamp
                 self.loads += 1
             return self._catalogue

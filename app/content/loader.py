@@ -7,6 +7,7 @@ is left out, so one broken module never takes the rest of the course down.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -37,6 +38,8 @@ from app.content.model import (
     QuizSettings,
     Section,
 )
+
+logger = logging.getLogger(__name__)
 
 MODULE_FOLDER = re.compile(r"^(\d+)-([a-z0-9][a-z0-9-]*)$")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
@@ -105,7 +108,7 @@ def _key_lines(yaml_text: str, first_line: int) -> dict[str, int]:
     """Map each top-level key of a YAML mapping to its file line, for error messages."""
     try:
         node = yaml.compose(yaml_text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return {}
     if not isinstance(node, yaml.MappingNode):
         return {}
@@ -195,15 +198,129 @@ def _check_outcomes(
     ]
 
 
+# A content file larger than this is refused unread: the longest module of the course is ~35 KB.
+MAX_FILE_BYTES = 1_000_000
+
+
+def _read_capped(path: Path, out: _Collector) -> bytes | None:
+    """A content file's bytes, or None (reported) when it is unreadable or too large."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            out.add(
+                1,
+                f"the file is {size // 1000} KB; content files may be at most "
+                f"{MAX_FILE_BYTES // 1000} KB: split the module or move pictures to media/",
+            )
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        out.add(1, f"cannot read the file: {exc.strerror}")
+        return None
+
+
+def _yaml_reference(text: str) -> tuple[int, str] | None:
+    """The first YAML anchor (`&name`) or alias (`*name`) in `text`: (0-based line, kind).
+
+    Aliases can expand a few hundred bytes into gigabytes ("billion laughs"); content needs
+    neither, so they are refused before anything is built. Scanning is linear in the text.
+    """
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.AnchorToken):
+                return token.start_mark.line, "anchor"
+            if isinstance(token, yaml.AliasToken):
+                return token.start_mark.line, "alias"
+    except yaml.YAMLError:
+        return None  # the parser reports the syntax error, in words, below
+    return None
+
+
+def _yaml_error(exc: yaml.YAMLError) -> tuple[int, str]:
+    """The 0-based line a trainer must fix, and what is wrong there, in plain words.
+
+    PyYAML often notices a mistake on the line after it (a key without its colon is found
+    when the next line starts); its context mark is then the line at fault.
+    """
+    problem = str(getattr(exc, "problem", "") or "")
+    context = str(getattr(exc, "context", "") or "")
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    at = problem_mark.line if problem_mark else 0
+    before = context_mark.line if context_mark else at
+    if "could not find expected ':'" in problem:
+        return before, "this line needs a colon after its key, e.g. 'duration: 20'"
+    if "quoted scalar" in context:
+        return before, "a quote opened on this line is never closed: add the closing quote"
+    if "flow sequence" in context:
+        return before, "a list opened with '[' on this line is not closed with ']'"
+    if "flow mapping" in context:
+        return before, "a mapping opened with '{' on this line is not closed with '}'"
+    if "'\\t'" in problem or "\t" in problem:
+        return at, "this line is indented with a tab: YAML needs spaces"
+    if "mapping values are not allowed" in problem:
+        return at, (
+            "a text with ': ' in it must be in quotes, e.g. title: \"Omnichannel: basics\" "
+            "(or this line is indented more than it should be)"
+        )
+    if "expected <block end>" in problem or "block mapping" in context:
+        return at, "this line is not indented like the lines above it: line them up"
+    return at, f"this line cannot be read as YAML ({problem or exc})"
+
+
+# Deepest `[`/`{` nesting accepted in YAML: PyYAML's scanner slows down with the square of it
+# (10,000 levels take 20 s), and content needs two or three.
+MAX_YAML_NESTING = 32
+
+
+def _too_deep(text: str) -> int | None:
+    """The 0-based line where `[`/`{` nesting passes MAX_YAML_NESTING, or None (one pass)."""
+    depth, line, quote = 0, 0, ""
+    for char in text:
+        if char == "\n":
+            line += 1
+            if quote == "'":  # a plain single-quoted scalar rarely spans lines; stay safe
+                quote = ""
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_YAML_NESTING:
+                return line
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
 def _load_yaml(text: str, first_line: int, out: _Collector) -> dict[str, Any] | None:
     """Parse YAML text that starts at `first_line` of the file; report a syntax error there."""
+    deep = _too_deep(text)
+    if deep is not None:
+        out.add(
+            first_line + deep,
+            f"invalid YAML: lists or mappings are nested more than {MAX_YAML_NESTING} deep",
+        )
+        return None
+    reference = _yaml_reference(text)
+    if reference is not None:
+        line, kind = reference
+        out.add(
+            first_line + line,
+            f"YAML {kind}s ('&name' and '*name') are not allowed in content files: "
+            "write the value out in full",
+        )
+        return None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = first_line + mark.line if mark else first_line
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        out.add(line, f"invalid YAML: {reason}")
+        line, reason = _yaml_error(exc)
+        out.add(first_line + line, f"invalid YAML: {reason}")
+        return None
+    except RecursionError:
+        out.add(first_line, "invalid YAML: lists or mappings are nested too deeply")
         return None
     if data is None:
         return {}
@@ -271,14 +388,17 @@ def load_course(folder: Path) -> Course | None:
     """Load one course folder; problems are kept on the Course (None if course.yml is unusable)."""
     course_file = folder / "course.yml"
     out = _Collector(course_file)
+    data_bytes = _read_capped(course_file, out)
     try:
-        raw = course_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        out.add(1, f"cannot read course.yml: {exc}")
+        raw = data_bytes.decode("utf-8") if data_bytes is not None else None
+    except UnicodeDecodeError:
+        out.add(1, "course.yml is not UTF-8 text: save it as UTF-8")
+        raw = None
+    if raw is None:
         return Course(folder.name, folder.name, "it", ("it",), {}, {}, EqfRange(3, 5), 70, {},
                       problems=tuple(out.problems))  # fmt: skip
     data = _load_yaml(raw, 1, out)
-    lines = _key_lines(raw, 1)
+    lines = _key_lines(raw, 1) if data is not None else {}
     if data is None:
         return Course(folder.name, folder.name, "it", ("it",), {}, {}, EqfRange(3, 5), 70, {},
                       problems=tuple(out.problems))  # fmt: skip
@@ -575,16 +695,18 @@ def _split_front_matter(raw: str, out: _Collector) -> tuple[str, int, str, int] 
 
 
 def load_module_file(
-    path: Path, course: Course, slug: str, language: str
+    path: Path, course: Course, slug: str, language: str, source: bytes | None = None
 ) -> tuple[Module | None, list[Problem]]:
-    """Parse one module file into a Module, collecting every problem with its line."""
+    """Parse one module file into a Module, collecting every problem with its line.
+
+    :param source: the file's bytes as the studio's editor holds them (default: read `path`).
+    """
     out = _Collector(path)
-    try:
-        data_bytes = path.read_bytes()
-        raw = data_bytes.decode("utf-8")
-    except OSError as exc:
-        out.add(1, f"cannot read the file: {exc.strerror}")
+    data_bytes = _read_capped(path, out) if source is None else source
+    if data_bytes is None:
         return None, out.problems
+    try:
+        raw = data_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data_bytes[: exc.start].count(b"\n") + 1
         out.add(line, "the file is not UTF-8 text: save it as UTF-8")
@@ -777,7 +899,36 @@ def _rewrite_media(
             if not (media_dir.parent / src).is_file():
                 out.add(line, f"image '{src}' not found in {display_path(media_dir)}")
                 continue
+            if src.lower().endswith(".svg"):
+                refusal = _svg_problem(media_dir.parent / src)
+                if refusal:
+                    out.add(line, f"image '{src}': {refusal}")
+                    continue
             child.attrSet("src", f"/media/{course_id}/{module_id}/{src.removeprefix('media/')}")
+
+
+_SVG_DECLARATION = re.compile(rb"<!(?:ENTITY|DOCTYPE[^>\[]*\[)", re.IGNORECASE)
+
+
+def _svg_problem(path: Path) -> str | None:
+    """Why an SVG picture is refused, or None: too large, or declaring XML entities.
+
+    Entities expand when the picture is parsed: a few lines can grow into megabytes of text
+    and keep a PDF render busy for minutes. Drawings never need them.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return f"the picture is {size // 1000} KB; at most {MAX_FILE_BYTES // 1000} KB"
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if _SVG_DECLARATION.search(data):
+        return (
+            "the SVG declares XML entities (<!DOCTYPE ... [ <!ENTITY ...> ]>), which are not "
+            "allowed: export the drawing again without a DOCTYPE"
+        )
+    return None
 
 
 def _sections(
@@ -866,7 +1017,19 @@ def _load_catalogue(root: Path) -> Catalogue:
                 Problem(display_path(folder), 1, "a course folder needs a course.yml file")
             )
             continue
-        course = load_course(folder)
+        try:
+            course = load_course(folder)
+        except Exception as exc:  # noqa: BLE001 - one course must never take the others down
+            logger.exception("course folder %s could not be loaded", folder)
+            problems.append(
+                Problem(
+                    display_path(folder / "course.yml"),
+                    1,
+                    f"this course could not be loaded ({type(exc).__name__}); the other "
+                    "courses are served: check its files, or report the error to the developers",
+                )
+            )
+            continue
         if course is None:
             continue
         if course.id in courses:

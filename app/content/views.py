@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, render_template, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -11,6 +13,9 @@ from app.progress.services import module_statuses, resume_point
 from app.web import catalogue, course_or_404, current_learner, eqf_preference
 
 bp = Blueprint("content", __name__)
+
+MEDIA_URL_NAME = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
+MAX_MEDIA_NAME = 255
 
 
 @bp.get("/")
@@ -94,11 +99,19 @@ def media(course_id: str, module_id: str, name: str) -> ResponseReturnValue:
     module = next(iter(entry.versions.values()), None) if entry else None
     if module is None or module.media_dir is None:
         abort(404)
-    folder = module.media_dir.resolve()
-    path = (folder / name).resolve()
-    # resolve() follows symlinks: a link pointing out of media/ is refused like "..".
-    mimetype = MEDIA_TYPES.get(path.suffix.lower())
-    if mimetype is None or not path.is_relative_to(folder) or not path.is_file():
+    # Only names the loader lets a module use (letters, digits, '.', '_', '-'), of a length any
+    # file system takes: a NUL byte or a 10,000-character name never reaches the disk.
+    if len(name) > MAX_MEDIA_NAME or not MEDIA_URL_NAME.fullmatch(name):
+        abort(404)
+    try:
+        folder = module.media_dir.resolve()
+        path = (folder / name).resolve()
+        # resolve() follows symlinks: a link pointing out of media/ is refused like "..".
+        mimetype = MEDIA_TYPES.get(path.suffix.lower())
+        found = mimetype is not None and path.is_relative_to(folder) and path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found or mimetype is None:
         abort(404)
     response = send_file(path, mimetype=mimetype, max_age=3600, conditional=True)
     if path.suffix.lower() == ".svg":

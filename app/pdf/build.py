@@ -30,7 +30,12 @@ from app.content.model import Course, Module
 from app.files import write_atomic
 from app.i18n import LANGUAGE_NAMES
 from app.pdf.qr import qr_data_url
-from app.pdf.render import RenderedPdf, ResourcePolicy, render_pdf
+from app.pdf.render import (
+    DEFAULT_RENDER_SECONDS,
+    RenderedPdf,
+    ResourcePolicy,
+    render_pdf_bounded,
+)
 from app.pdf.worksheet import PrintQuestion, worksheet
 from app.web import DEFAULT_BASE_URL, site_base_url
 
@@ -278,7 +283,8 @@ def build_artefact(job: PdfJob, media_dir: Path | None = None) -> tuple[Artefact
     """Render `job` and write it (atomically) with its page count; drop older versions."""
     path = job.path(media_dir or _media_dir())
     path.parent.mkdir(parents=True, exist_ok=True)
-    rendered = render_pdf(job.html, job.policy)
+    seconds = float(current_app.config.get("PDF_RENDER_SECONDS", DEFAULT_RENDER_SECONDS))
+    rendered = render_pdf_bounded(job.html, job.policy, seconds)
     write_atomic(path, rendered.data)
     meta = {"pages": rendered.pages, "refused": list(rendered.refused), "title": job.title}
     write_atomic(path.with_suffix(".json"), json.dumps(meta).encode("utf-8"))

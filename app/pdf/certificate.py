@@ -10,18 +10,19 @@ from datetime import date
 from pathlib import Path
 
 from flask import current_app, render_template
-from flask_babel import force_locale, format_date, format_decimal
+from flask_babel import force_locale, format_date
 
+from app.i18n import format_duration
 from app.pdf.build import css_string
 from app.pdf.qr import qr_data_url
-from app.pdf.render import ResourcePolicy, render_pdf
+from app.pdf.render import DEFAULT_RENDER_SECONDS, ResourcePolicy, render_pdf_bounded
 
 
 def render_certificate(
     name: str,
     course_title: str,
     eqf: str,
-    hours: float,
+    minutes: int,
     completed_on: date,
     code: str,
     verify_url: str,
@@ -34,7 +35,7 @@ def render_certificate(
             name=name,
             course_title=course_title,
             eqf=eqf,
-            hours=format_decimal(hours),
+            duration=format_duration(minutes),
             completed_on=format_date(completed_on, format="long"),
             code=code,
             verify_url=verify_url,
@@ -45,4 +46,5 @@ def render_certificate(
     static_dir = Path(current_app.static_folder or "static")
     # Only the stylesheet is fetched; the base URL is a made-up origin, never contacted.
     policy = ResourcePolicy(base_url="http://certificate.invalid/", static_dir=static_dir)
-    return render_pdf(html, policy).data
+    seconds = float(current_app.config.get("PDF_RENDER_SECONDS", DEFAULT_RENDER_SECONDS))
+    return render_pdf_bounded(html, policy, seconds).data

@@ -21,6 +21,7 @@ from app.pdf.build import (
     latest_artefact,
     module_job,
 )
+from app.pdf.render import RenderTimeout
 from app.progress import services as progress
 from app.tasks import queue_for
 from app.web import catalogue, course_or_404, current_learner, site_base_url
@@ -60,7 +61,12 @@ def _send(job: PdfJob) -> ResponseReturnValue:
             updating = True
             rebuild_pdf.enqueue(job.course_id, job.lang, job.module_id or "")
         else:
-            artefact = ensure_artefact(job)
+            try:
+                artefact = ensure_artefact(job)
+            except RenderTimeout:
+                # Logged; the learner gets a page that says to try later, not a 500.
+                current_app.logger.exception("PDF %s took too long to render", job.download_name)
+                abort(503)
     response = send_file(
         artefact.path,
         mimetype="application/pdf",

@@ -227,11 +227,14 @@ def _complete_course_if_done(
     now: datetime,
     also_done: str | None = None,
 ) -> None:
-    """Record the course as completed once every visible module is.
+    """Record the course as completed once every module of it is, hidden ones included.
+
+    A module hidden by an error is still part of the course as its trainer wrote it: the course
+    (and its certificate) waits until it is back and completed.
 
     :param also_done: a module completed in this transaction whose summary is not stored yet.
     """
-    needed = {entry.id for entry in course.visible}
+    needed = {entry.id for entry in course.entries}
     done = set(
         db.session.scalars(
             select(ModuleProgress.module_id).where(

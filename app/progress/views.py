@@ -166,7 +166,7 @@ def certificate(lang: str, course_id: str) -> ResponseReturnValue:
         name=current_user.display_name,
         course_title=course.text(course.title, lang),
         eqf=str(course.eqf),
-        hours=round(course.total_duration(lang) / 60, 1),
+        minutes=course.total_duration(lang),
         completed_on=completion.completed_at.date(),
         code=completion.code,
         verify_url=site_base_url() + url_for("progress.verify", code=completion.code).lstrip("/"),

@@ -227,6 +227,11 @@ def _right(question: Question, language: str) -> list[Markup]:
     return []
 
 
+def right_answers(question: Question, language: str) -> list[Markup]:
+    """The right answer(s) of a question, as the reviewed attempt shows them (the answer key)."""
+    return _right(question, language)
+
+
 def reviewed_questions(
     questions: list[Question],
     order: list[dict[str, Any]],

@@ -1,0 +1,1 @@
+"""The studio: trainers write, preview, publish and restore modules in the browser."""
