@@ -74,8 +74,8 @@ def register_blueprints(app: Flask) -> None:
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
-    from app.trainer.groups_views import bp as groups_bp
     from app.studio.views import bp as studio_bp
+    from app.trainer.groups_views import bp as groups_bp
     from app.trainer.views import bp as trainer_bp
     from app.web import language_converter
     from app.xapi.admin import bp as xapi_admin_bp
