@@ -44,6 +44,7 @@ test-fast: $(VENV)/.installed translations
 lint: $(VENV)/.installed
 	$(BIN)/ruff check app tests wsgi.py bench
 	$(BIN)/ruff format --check app tests wsgi.py bench
+	$(BIN)/mypy
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format app tests wsgi.py bench

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import CursorResult, DateTime, Result, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
@@ -130,6 +130,11 @@ def write_transaction() -> None:
             return
         session.commit()
     session.connection(execution_options={"immediate": True})
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (SQLAlchemy types its result loosely)."""
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def writes(service: Callable[P, R]) -> Callable[P, R]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
 from flask import current_app, request
 from flask_babel import get_locale, gettext
 
@@ -23,8 +27,34 @@ def select_locale() -> str:
     return request.accept_languages.best_match(supported) or supported[0]
 
 
-# Each language is named in itself, so a learner finds their own in any interface language.
-LANGUAGE_NAMES = {"it": "Italiano", "en": "English"}
+@lru_cache(maxsize=64)
+def language_name(code: str) -> str:
+    """A language named in itself ("Italiano", "English", "Deutsch"), from Babel's CLDR data.
+
+    Each language is named in itself, so a learner finds their own in any interface language;
+    a language Babel does not know is shown by its code.
+    """
+    try:
+        name = Locale.parse(code).get_display_name(code) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name[:1].upper() + name[1:]
+
+
+class LanguageNames(Mapping[str, str]):
+    """`language_names[code]` in templates: any code, named by `language_name`."""
+
+    def __getitem__(self, code: str) -> str:
+        return language_name(code)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(languages())
+
+    def __len__(self) -> int:
+        return len(languages())
+
+
+LANGUAGE_NAMES = LanguageNames()
 
 
 def format_duration(minutes: int) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,19 @@ from app.builds import changed_versions, rebuild_audio, snapshot
 from app.content.loader import load_catalogue
 from tests.pdf_tools import pdf_pages_text
 from tests.test_audio import MODULE_EN, audio_app, manifest
-from tests.test_audio_gtts import FakeGoogle
-from tests.test_audio_gtts import fake as fake  # noqa: F401  (the fake gTTS endpoint fixture)
+from tests.test_audio_gtts import PATH, FakeGoogle, speech_mp3
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[str]:
+    """The fake gTTS endpoint on a loopback port, in a thread (closed afterwards)."""
+    FakeGoogle.audio = speech_mp3()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGoogle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}{PATH}"
+    server.shutdown()
+    server.server_close()
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
@@ -65,6 +79,7 @@ def test_a_file_saved_on_disk_rebuilds_what_changed_while_learners_keep_the_old(
         assert "data-audio-stale" in page or keys(app) != before  # the rebuild may be done
         response = client.get("/en/mini/first.pdf")
         assert response.status_code == 200
+        response.close()
         tasks.wait_idle(app, timeout=120)
 
     jobs = {job.label: job for job in tasks.queue_for(app).jobs() if job.id not in first_look}
@@ -87,27 +102,33 @@ def test_while_a_pdf_is_rebuilt_the_previous_one_is_served(tmp_path: Path) -> No
     app = audio_app(tmp_path, TTS_ENGINES="espeak-ng", BASE_URL="http://localhost/")
     client = app.test_client()
     first = client.get("/en/mini/first.pdf")  # never built: rendered once, in the request
+    first_data = first.get_data()
+    first.close()
     assert first.status_code == 200 and "X-Academy-Updating" not in first.headers
     source = tmp_path / "content" / "mini" / "01-first" / "en.md"
     source.write_text(MODULE_EN.replace("First steps", "Early steps"), encoding="utf-8")
     stale = client.get("/en/mini/first.pdf")  # no worker running: the old file, a job queued
+    stale_data = stale.get_data()
+    stale.close()
     assert stale.status_code == 200 and stale.headers["X-Academy-Updating"] == "1"
-    assert stale.data == first.data
+    assert stale_data == first_data
     page = client.get("/en/mini/first/").get_data(as_text=True)
     assert "data-pdf-updating" in page
     with tasks.running_worker(app):
         tasks.wait_idle(app, timeout=60)
     assert {job.state for job in tasks.queue_for(app).jobs()} == {"done"}
     fresh = client.get("/en/mini/first.pdf")
-    assert "X-Academy-Updating" not in fresh.headers and fresh.data != first.data
-    (tmp_path / "fresh.pdf").write_bytes(fresh.data)
+    fresh_data = fresh.get_data()
+    fresh.close()
+    assert "X-Academy-Updating" not in fresh.headers and fresh_data != first_data
+    (tmp_path / "fresh.pdf").write_bytes(fresh_data)
     assert "Early steps" in " ".join(pdf_pages_text(tmp_path / "fresh.pdf"))
 
 
 @pytest.mark.audio
 def test_gtts_unreachable_gives_fallback_audio_then_retries_until_it_answers(
     tmp_path: Path,
-    fake: str,  # noqa: F811
+    fake: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(GttsEngine, "THROTTLE", 0.0)  # the fake endpoint does not rate-limit

@@ -34,6 +34,8 @@ LAYERS: dict[str, int] = {
     "app.quizzes.services": SERVICES,
     "app.quizzes.review": SERVICES,
     "app.web": WEB,
+    "app.audio.artefacts": WEB,  # reads the app's MEDIA_DIR for the player and the routes
+    "app.studio.status": ENTRY,  # asks the builders what is out of date
     "app.i18n": WEB,
     "app.errors": WEB,
     "app.accounts.forms": WEB,

@@ -29,3 +29,26 @@ def test_every_interface_text_has_an_italian_translation() -> None:
     messages = extracted()
     assert len(messages) > 100
     assert sorted(messages - translated) == []
+
+
+def test_content_labels_and_narration_words_come_from_the_catalogue() -> None:
+    from app.content import texts
+
+    assert texts.labels("it")["note"] == "Nota" and texts.labels("en")["note"] == "Note"
+    assert texts.narration_words("it")["deepening"].format(level=4) == (
+        "Approfondimento per il livello EQF 4"
+    )
+    # A language without a catalogue is spoken in English, never with a missing word.
+    assert texts.labels("de") == texts.labels("en")
+
+
+def test_language_names_come_from_babel_in_their_own_language() -> None:
+    from app.i18n import language_name
+
+    assert [language_name(c) for c in ("it", "en", "de", "fr")] == [
+        "Italiano",
+        "English",
+        "Deutsch",
+        "Français",
+    ]
+    assert language_name("zz-not-a-language") == "zz-not-a-language"

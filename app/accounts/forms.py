@@ -6,10 +6,15 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, Field, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 MIN_PASSWORD = 10
+
+
+def add_error(field: Field, message: str) -> None:
+    """Show `message` under `field`, after the checks the form made itself."""
+    field.errors = [*field.errors, message]
 
 
 def new_password(label: Any) -> PasswordField:

@@ -21,7 +21,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import services
-from app.accounts.forms import DeleteForm, EmptyForm, LoginForm, PasswordForm, RegisterForm
+from app.accounts.forms import (
+    DeleteForm,
+    EmptyForm,
+    LoginForm,
+    PasswordForm,
+    RegisterForm,
+    add_error,
+)
 from app.accounts.models import User
 from app.extensions import db, limiter, login_manager
 from app.i18n import languages
@@ -94,7 +101,7 @@ def register(lang: str) -> ResponseReturnValue:
                 form.email.data or "", form.password.data or "", form.display_name.data or ""
             )
         except services.EmailTaken:
-            form.email.errors.append(_("An account with this e-mail already exists."))
+            add_error(form.email, _("An account with this e-mail already exists."))
         else:
             _sign_in(user, remember=False)
             db.session.commit()
@@ -112,7 +119,7 @@ def login(lang: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         user = services.authenticate(form.email.data or "", form.password.data or "")
         if user is None:
-            form.password.errors.append(_("Wrong e-mail or password."))
+            add_error(form.password, _("Wrong e-mail or password."))
         else:
             _sign_in(user, remember=bool(form.remember.data))
             db.session.commit()
@@ -160,7 +167,7 @@ def password(lang: str) -> ResponseReturnValue:
                 current_user, form.current.data or "", form.password.data or ""
             )
         except services.WrongPassword:
-            form.current.errors.append(_("This is not your current password."))
+            add_error(form.current, _("This is not your current password."))
         else:
             db.session.commit()
             # The new session token signs this device in again, remembered only if it was.
@@ -193,7 +200,7 @@ def delete(lang: str) -> ResponseReturnValue:
         try:
             services.delete_account(current_user, form.password.data or "")
         except services.WrongPassword:
-            form.password.errors.append(_("This is not your password."))
+            add_error(form.password, _("This is not your password."))
         else:
             db.session.commit()
             logout_user()

@@ -197,7 +197,7 @@ class GttsEngine:
 
         endpoint = self.url
 
-        class _Client(gTTS):  # type: ignore[misc]
+        class _Client(gTTS):
             """gTTS posting to our endpoint, when one is configured."""
 
             def _prepare_requests(self):  # type: ignore[no-untyped-def]

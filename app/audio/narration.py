@@ -17,40 +17,11 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from app.content.markdown import LABELS
+from app.content import texts
 from app.content.model import Course, Module
 
 # Bump when the way text is prepared changes: every artefact key changes with it.
 NARRATION_VERSION = 1
-
-# Narration runs outside requests (in the build's worker processes), so, like the Markdown
-# plugins' labels, these words come from the module's own language rather than Flask-Babel.
-WORDS: dict[str, dict[str, str]] = {
-    "it": {
-        "outcomes": "Risultati d'apprendimento.",
-        "outcomes_intro": "Alla fine di questo modulo sarai in grado di:",
-        "deepening": "Approfondimento per il livello EQF {level}",
-        "table": "Tabella.",
-        "image": "Immagine: {alt}.",
-        "code": "Qui il testo contiene un esempio di codice, da leggere sulla pagina.",
-        "link": "collegamento",
-        "and": "e",
-        "or": "o",
-        "end": "Fine del modulo.",
-    },
-    "en": {
-        "outcomes": "Learning outcomes.",
-        "outcomes_intro": "By the end of this module you will be able to:",
-        "deepening": "Going deeper, for EQF level {level}",
-        "table": "Table.",
-        "image": "Image: {alt}.",
-        "code": "Here the text contains a code example, to read on the page.",
-        "link": "link",
-        "and": "and",
-        "or": "or",
-        "end": "End of the module.",
-    },
-}
 
 # Silences between sentences (seconds): a listener needs the structure a reader sees.
 PAUSE_SENTENCE = 0.35
@@ -109,7 +80,7 @@ class Chapter:
 
 def words(language: str) -> dict[str, str]:
     """Narration words for a language (English for a language we have no words for)."""
-    return WORDS.get(language, WORDS["en"])
+    return texts.narration_words(language)
 
 
 # --- from HTML to blocks of text -----------------------------------------------------------
@@ -230,7 +201,7 @@ class _Narrator(HTMLParser):
             title = _SPACE.sub(" ", "".join(self.buffer)).strip()
             self.buffer = []
             heading = self.words["deepening"].format(level=self.eqf_level or "")
-            default = LABELS.get(self.language, LABELS["en"])["eqf"]
+            default = texts.labels(self.language)["eqf"]
             titled = title and title != default
             self.announce(f"{heading}: {title.rstrip('.')}." if titled else f"{heading}.")
         elif tag in ("td", "th") and self.table is not None and self.cell is not None:
@@ -364,7 +335,9 @@ def _spoken(
     return f"{prefix} {text}".strip() if prefix else text
 
 
-def _sentences(blocks: list[_Block], language: str, lexicon: dict[str, str], used: set[str]):
+def _sentences(
+    blocks: list[_Block], language: str, lexicon: dict[str, str], used: set[str]
+) -> list[Sentence]:
     """Turn blocks into sentences; the last sentence of a block carries the block's pause."""
     out: list[Sentence] = []
     for block in blocks:

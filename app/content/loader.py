@@ -362,8 +362,8 @@ def _text_list(value: object) -> tuple[str, ...] | None:
     """A list of non-empty strings, or None when anything in it is not one."""
     if not isinstance(value, list):
         return None
-    items = [_text(item) for item in value]
-    return None if any(item is None for item in items) else tuple(items)  # type: ignore[misc]
+    texts = [text for text in map(_text, value) if text is not None]
+    return tuple(texts) if len(texts) == len(value) else None
 
 
 def _per_language(
@@ -606,17 +606,17 @@ def align_translation(module: Module, reference: Module) -> tuple[Module, list[P
             )
         )
     else:
-        for n, (mine, theirs) in enumerate(zip(sections, reference.sections, strict=True)):
-            if mine.explicit_id and mine.id != theirs.id:
+        for n, (section, ref) in enumerate(zip(sections, reference.sections, strict=True)):
+            if section.explicit_id and section.id != ref.id:
                 problems.append(
                     Problem(
                         module.path,
-                        mine.line,
-                        f"section {n + 1} has id '{{#{mine.id}}}' but {default_name} calls it "
-                        f"'{theirs.id}': remove the id or make it the same ({hidden})",
+                        section.line,
+                        f"section {n + 1} has id '{{#{section.id}}}' but {default_name} calls it "
+                        f"'{ref.id}': remove the id or make it the same ({hidden})",
                     )
                 )
-            sections[n] = replace(mine, id=theirs.id, explicit_id=theirs.explicit_id)
+            sections[n] = replace(section, id=ref.id, explicit_id=ref.explicit_id)
     questions = list(module.questions)
     if len(questions) != len(reference.questions):
         problems.append(
@@ -829,10 +829,10 @@ def _module_fields(
     else:
         for key in sorted(set(quiz) - {"pass_mark", "shuffle"}):
             out.add(line("quiz"), f"unknown quiz setting '{key}' (known: pass_mark, shuffle)")
-        pass_mark = _percentage(quiz.get("pass_mark", pass_mark))
-        if pass_mark is None:
+        checked = _percentage(quiz.get("pass_mark", pass_mark))
+        if checked is None:
             out.add(line("quiz"), "quiz pass_mark must be a whole percentage from 0 to 100")
-            pass_mark = course.pass_mark
+        pass_mark = course.pass_mark if checked is None else checked
         shuffle = quiz.get("shuffle", False)
         if not isinstance(shuffle, bool):
             out.add(line("quiz"), "quiz shuffle must be true or false")
@@ -973,7 +973,8 @@ def _sections(
                 and m.group(1).isdigit()
             }
         )
-        last_line = tokens[end].map[0] if end < len(tokens) and tokens[end].map else len(body_lines)
+        end_map = tokens[end].map if end < len(tokens) else None
+        last_line = end_map[0] if end_map else len(body_lines)
         first_line = heading.map[0] + 1 if heading.map else 0
         sections.append(
             Section(

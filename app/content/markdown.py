@@ -25,28 +25,11 @@ from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
+from app.content import texts
+
 CALLOUT_KINDS = ("tip", "note", "example", "warning")
 EQF_LEVELS = (3, 4, 5)
 QUIZ_FENCES = ("quiz", "gift")
-
-# Content is rendered once per file and cached, outside any request, so the few labels that
-# our plugins print come from the file's own language rather than from the request locale.
-LABELS: dict[str, dict[str, str]] = {
-    "it": {
-        "tip": "Suggerimento",
-        "note": "Nota",
-        "example": "Esempio",
-        "warning": "Attenzione",
-        "eqf": "Approfondimento",
-    },
-    "en": {
-        "tip": "Tip",
-        "note": "Note",
-        "example": "Example",
-        "warning": "Warning",
-        "eqf": "Going deeper",
-    },
-}
 
 _HEADING_ID = re.compile(r"\s*\{#([^}\s]*)\}\s*$")
 VALID_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -114,7 +97,7 @@ def _render_callout(self: Any, tokens: Sequence[Token], idx: int, options: Any, 
     if token.nesting != 1:
         return "</div></aside>\n"
     kind, _, title = token.info.strip().partition(" ")
-    labels = LABELS.get(env.get("language", "en"), LABELS["en"])
+    labels = texts.labels(env.get("language", "en"))
     heading = title.strip() or labels.get(kind, kind)
     return (
         f'<aside class="callout callout-{kind}" role="note">'
@@ -131,7 +114,7 @@ def _render_eqf(self: Any, tokens: Sequence[Token], idx: int, options: Any, env:
         return "</div></details>\n"
     match = _EQF_INFO.match(token.info.strip())
     level = match.group(1) if match else "?"
-    labels = LABELS.get(env.get("language", "en"), LABELS["en"])
+    labels = texts.labels(env.get("language", "en"))
     title = (match.group(2) if match else None) or labels["eqf"]
     return (
         f'<details class="eqf-block" data-eqf="{escape(level)}">'

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -335,12 +336,9 @@ def _jobs(app: Flask, base_url: str) -> Iterator[tuple[str, Callable[[], PdfJob 
             for entry in course.visible:
                 yield (
                     f"{lang} {course.id}/{entry.id}",
-                    lambda c=course, e=entry.id, la=lang: module_job(c, e, la, base_url),
+                    partial(module_job, course, entry.id, lang, base_url),
                 )
-            yield (
-                f"{lang} {course.id} (course)",
-                lambda c=course, la=lang: course_job(c, la, base_url),
-            )
+            yield f"{lang} {course.id} (course)", partial(course_job, course, lang, base_url)
 
 
 def build_pdfs(app: Flask, *, echo: Callable[[str], object] = print) -> BuildReport:

@@ -134,7 +134,7 @@ def _panel_helpers() -> dict[str, object]:
 
 def pdf_downloads(course: Course, module: Module, lang: str) -> list[dict[str, object]]:
     """The module and course PDF links, with size and page count when a build is known."""
-    links = []
+    links: list[dict[str, object]] = []
     for module_id, url in (
         (module.id, url_for("pdf.module_pdf", lang=lang, course_id=course.id, module_id=module.id)),
         (None, url_for("pdf.course_pdf", lang=lang, course_id=course.id)),

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import TypedDict
 
 from markupsafe import Markup
 
@@ -108,6 +109,15 @@ def _numeric_text(value: float | None, tolerance: float | None) -> str:
     return f"{shown} ± {abs(tolerance):g}" if tolerance else shown
 
 
+class _Common(TypedDict):
+    """The fields every kind of printed question shares."""
+
+    number: int
+    id: str
+    general_feedback: Markup
+    graded: bool
+
+
 def print_question(number: int, question: Question, language: str) -> PrintQuestion:
     """Lay out one question for the worksheet and its answer key."""
     general = (
@@ -115,12 +125,9 @@ def print_question(number: int, question: Question, language: str) -> PrintQuest
         if question.general_feedback
         else Markup("")
     )
-    common = {
-        "number": number,
-        "id": question.id,
-        "general_feedback": general,
-        "graded": question.is_graded,
-    }
+    common = _Common(
+        number=number, id=question.id, general_feedback=general, graded=question.is_graded
+    )
     qtype = question.type
     if qtype in (
         QuestionType.SINGLE_CHOICE,

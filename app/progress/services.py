@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User, utcnow
 from app.content.model import Course, Module
-from app.database import writes
+from app.database import rowcount, writes
 from app.extensions import db
 from app.progress.models import CourseCompletion, ModuleProgress, Statement
 from app.progress.rules import (
@@ -285,16 +285,20 @@ def adopt_guest_progress(guest: str, learner: str, courses: dict[str, Course]) -
     :param courses: the loaded courses, to check completion against current content.
     :returns: how many statements moved.
     """
-    touched = set(
-        db.session.execute(
+    touched = {
+        (course_id, module_id)
+        for course_id, module_id in db.session.execute(
             select(Statement.course_id, Statement.module_id)
             .where(Statement.learner == guest, Statement.module_id.is_not(None))
             .distinct()
-        ).all()
+        )
+        if module_id is not None
+    }
+    moved = rowcount(
+        db.session.execute(
+            update(Statement).where(Statement.learner == guest).values(learner=learner)
+        )
     )
-    moved = db.session.execute(
-        update(Statement).where(Statement.learner == guest).values(learner=learner)
-    ).rowcount
     db.session.execute(delete(ModuleProgress).where(ModuleProgress.learner == guest))
     guest_completions = db.session.scalars(
         select(CourseCompletion).where(CourseCompletion.learner == guest)

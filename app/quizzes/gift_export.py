@@ -109,17 +109,17 @@ def _answer_block(question: Question) -> str:
             lines.append(f"={prompt} -> {escape(pair.answer)}")
     elif kind is QuestionType.NUMERICAL:
         lines.append("#")
-        for index, answer in enumerate(question.numeric):
-            feedback = _feedback(answer.feedback, answer.feedback_format, fmt)
+        for index, numeric in enumerate(question.numeric):
+            feedback = _feedback(numeric.feedback, numeric.feedback_format, fmt)
             last = index == len(question.numeric) - 1
-            if answer.value is None and answer.fraction == 0.0 and last:
+            if numeric.value is None and numeric.fraction == 0.0 and last:
                 lines.append(f"~{feedback}")  # the catch-all wrong answer
                 continue
-            weight = "" if answer.fraction == 1.0 else _weight(answer.fraction)
-            if answer.value is None:
+            weight = "" if numeric.fraction == 1.0 else _weight(numeric.fraction)
+            if numeric.value is None:
                 value = "*"  # Moodle's "any answer"
             else:
-                value = f"{_number(answer.value)}:{_number(answer.tolerance or 0.0)}"
+                value = f"{_number(numeric.value)}:{_number(numeric.tolerance or 0.0)}"
             lines.append(f"={weight}{value}{feedback}")
     elif kind is QuestionType.ESSAY:
         pass

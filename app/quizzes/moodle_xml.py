@@ -121,20 +121,20 @@ def question_element(question: Question, shuffle: bool = False) -> ET.Element:
             _answer(element, answer.text, answer.fraction, answer.feedback, answer.feedback_format)
     elif kind is QuestionType.NUMERICAL:
         for numeric in question.numeric:
-            answer = _answer(
+            node = _answer(
                 element,
                 "*" if numeric.value is None else repr(float(numeric.value)),
                 numeric.fraction,
                 numeric.feedback,
                 numeric.feedback_format,
             )
-            _value(answer, "tolerance", repr(abs(float(numeric.tolerance or 0.0))))
+            _value(node, "tolerance", repr(abs(float(numeric.tolerance or 0.0))))
     elif kind is QuestionType.MATCHING:
         _value(element, "shuffleanswers", "true")
         for pair in question.pairs:
             sub = _text(element, "subquestion", pair.prompt, pair.prompt_format)
-            answer = ET.SubElement(sub, "answer")
-            _value(answer, "text", pair.answer)
+            node = ET.SubElement(sub, "answer")
+            _value(node, "text", pair.answer)
 
     tags = moodle_tags(question)
     if tags:

@@ -88,12 +88,11 @@ def shown_questions(
             gap_label = (
                 labels["gap"] if question.type is QuestionType.GAP_FILL else labels["answer"]
             )
-            text = with_slots(
-                question.text_parts,
-                question.text_format,
-                language,
-                lambda i, q=question, g=gap_label, n=numeric: _gap_input(q, i, g, n),
-            )
+
+            def slot(i: int, q: Question = question, g: str = gap_label, n: bool = numeric) -> str:
+                return _gap_input(q, i, g, n)
+
+            text = with_slots(question.text_parts, question.text_format, language, slot)
         else:
             text = markup(question.text, question.text_format, language)
         choices: list[Choice] = []

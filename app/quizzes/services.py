@@ -24,7 +24,7 @@ from werkzeug.datastructures import MultiDict
 from app.accounts.models import utcnow
 from app.content.model import Course, Module
 from app.content.questions import Question, QuestionType
-from app.database import writes
+from app.database import rowcount, writes
 from app.extensions import db
 from app.progress import services as progress
 from app.quizzes.grading import score
@@ -367,9 +367,11 @@ def best_score(attempts: list[QuizAttempt]) -> float | None:
 @writes
 def move_guest_attempts(guest: str, learner: str) -> int:
     """Give a guest's attempts to the account they just signed in to (flushes, no commit)."""
-    moved = db.session.execute(
-        update(QuizAttempt).where(QuizAttempt.learner == guest).values(learner=learner)
-    ).rowcount
+    moved = rowcount(
+        db.session.execute(
+            update(QuizAttempt).where(QuizAttempt.learner == guest).values(learner=learner)
+        )
+    )
     db.session.flush()
     return moved
 

@@ -49,7 +49,7 @@ class CourseState:
 
 
 def _audio_state(course: Course, module: object) -> str:
-    from app.audio.views import module_audio
+    from app.audio.artefacts import module_audio
 
     audio = module_audio(course, module)  # type: ignore[arg-type]
     if not audio.available:
