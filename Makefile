@@ -23,7 +23,7 @@ BENCH_DEPS := wrk:wrk
 # error logs on stderr) on loopback over plain http, so cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
 run: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
-run: sysdeps-run $(VENV)/.installed translations instance/secret_key $(STUDIO_BUNDLE)
+run: sysdeps-run $(VENV)/.installed translations static/vendor/.installed instance/secret_key $(STUDIO_BUNDLE)
 	export ACADEMY_SECRET_KEY="$${ACADEMY_SECRET_KEY:-$$(cat instance/secret_key)}"; \
 	$(BIN)/flask db upgrade && \
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
@@ -46,7 +46,7 @@ reload:
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
 # Two workers (pytest-xdist); the coverage of app/ is printed at the end (TOTAL is the figure).
-test: sysdeps-test $(VENV)/.installed node_modules/.installed $(STUDIO_BUNDLE) translations lint
+test: sysdeps-test $(VENV)/.installed node_modules/.installed static/vendor/.installed $(STUDIO_BUNDLE) translations lint
 	$(BIN)/python -m pytest -n 2 --cov --cov-report=term; \
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test: failing"; exit $$rc
 	scripts/test-postgres.sh $(BIN)/python -m pytest -m db -p no:cacheprovider; \
@@ -117,6 +117,13 @@ node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || $(MAKE) --no-print-directory sysdeps-node
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(@D) && touch $@
+
+# Browser libraries the pages load, copied from node_modules (pinned by package-lock.json) into
+# static/vendor/ (not in git): served from this site, so the CSP stays 'self' and no CDN is asked.
+static/vendor/.installed: node_modules/.installed
+	mkdir -p static/vendor/chart.js
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md static/vendor/chart.js/
+	@touch $@
 
 # The studio's editor (CodeMirror 6 from npm, pinned in package-lock.json), bundled by esbuild
 # into static/vendor/ (not in git): served by us, so the page's CSP stays 'self'.

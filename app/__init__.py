@@ -66,6 +66,7 @@ def register_extensions(app: Flask) -> None:
     from app.accounts import models as _accounts_models  # noqa: F401
     from app.progress import models as _progress_models  # noqa: F401
     from app.quizzes import models as _quizzes_models  # noqa: F401
+    from app.trainer import models as _trainer_models  # noqa: F401
     from app.xapi import models as _xapi_models  # noqa: F401
 
 
@@ -80,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
     from app.studio.views import bp as studio_bp
+    from app.trainer.groups_views import bp as groups_bp
     from app.trainer.views import bp as trainer_bp
     from app.web import language_converter
     from app.xapi.admin import bp as xapi_admin_bp
@@ -96,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(quizzes_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(groups_bp)
     app.register_blueprint(studio_bp)
     app.register_blueprint(xapi_bp)
     app.register_blueprint(xapi_admin_bp)
@@ -116,6 +119,7 @@ def register_commands(app: Flask) -> None:
     from app.pdf.cli import pdf_cli
     from app.quizzes.cli import export_gift, export_moodle_xml
     from app.tasks_cli import worker_command
+    from app.trainer.cli import groups_cli, reports_cli
     from app.xapi.cli import xapi_cli
 
     content_cli.add_command(export_gift)
@@ -125,6 +129,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audio_cli)
     app.cli.add_command(pdf_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(groups_cli)
+    app.cli.add_command(reports_cli)
     app.cli.add_command(xapi_cli)
 
 

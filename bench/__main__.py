@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -51,6 +53,16 @@ def main() -> None:
         url = f"/it/{course.id}/{module_id}/"
         measure(f"GET {url} (cached content)", lambda: client.get(url), 200)
         measure("GET / (catalogue)", lambda: client.get("/"), 200)
+def bench_trainer() -> None:
+    """Trainer reports for 1,000 learners on SQLite, then on a throwaway PostgreSQL."""
+    from bench.trainer import run
+
+    run("", "SQLite")
+    script = ROOT / "scripts" / "test-postgres.sh"
+    # The same measurement in a child process, with ACADEMY_DATABASE_URL set by the script.
+    result = subprocess.run([str(script), sys.executable, "-m", "bench.trainer"], cwd=ROOT)
+    if result.returncode:
+        print(f"PostgreSQL run failed (exit {result.returncode})")
 
 
 def bench_audio() -> None:
@@ -223,11 +235,12 @@ def run(selected: list[str]) -> None:
         "pdf": bench_pdf,
         "audio": bench_audio,
         "quiz": bench_quiz,
+        "trainer": bench_trainer,
     }
     unknown = [name for name in selected if name not in parts]
     if unknown:
         raise SystemExit(f"unknown bench part(s) {unknown}; choose from {sorted(parts)}")
-    for name in selected or ["content", "pages", "pdf", "audio", "quiz"]:
+    for name in selected or ["content", "pages", "pdf", "audio", "quiz", "trainer"]:
         parts[name]()
 
 

@@ -72,6 +72,42 @@ def register_with_errors(page: Any) -> Any:
     return navigation.value
 
 
+def create_group(page: Any) -> Any:
+    """A trainer creates a group for the sampler course and lands on its report."""
+    page.goto(page.url.split("/trainer/")[0] + "/trainer/groups/")
+    page.fill("#name", "Axe class")
+    page.select_option("#course", "sampler")
+    with page.expect_navigation(url="**/trainer/groups/*/") as navigation:
+        page.locator("form button.primary").click()
+    return navigation.value
+
+
+def open_join_link(page: Any) -> Any:
+    """The join page a learner opens from the link (the trainer, signed in, sees the confirm)."""
+    create_group(page)
+    return page.goto(page.locator("[data-join-link]").get_attribute("href"))
+
+
+def open_learner_page(page: Any) -> Any:
+    """Join the new group, then open the member's page from the report."""
+    report = create_group(page).url
+    page.goto(page.locator("[data-join-link]").get_attribute("href"))
+    with page.expect_navigation():
+        page.locator("[data-join]").click()
+    page.goto(report)
+    with page.expect_navigation() as navigation:
+        page.locator("[data-learner] th a").first.click()
+    return navigation.value
+
+
+def open_question_stats(page: Any) -> Any:
+    """A module's question statistics, from the group report."""
+    create_group(page)
+    with page.expect_navigation() as navigation:
+        page.locator("[data-questions]").first.click()
+    return navigation.value
+
+
 @dataclass(frozen=True)
 class Page:
     """One page type: where it is, who looks at it, what they do first."""
@@ -118,6 +154,18 @@ PAGES = [
     Page("trainer: studio editor", STUDIO + "edit/" + SOURCE, "studio.edit", "trainer"),
     Page("trainer: studio history", STUDIO + "history/" + SOURCE, "studio.history", "trainer"),
     Page("not found", "/{lang}/no-such-course/", "content.course", status=404),
+    Page("trainer: groups", "/{lang}/trainer/groups/", "groups.index", "trainer"),
+    Page("trainer: group", TRAINER_CONTENT, "groups.report", "trainer", then=create_group),
+    Page("join a group", TRAINER_CONTENT, "groups.join", "trainer", then=open_join_link),
+    Page("join a group, guest", "/{lang}/join/NOSUCHCODE", "groups.join", status=404),
+    Page("trainer: learner", TRAINER_CONTENT, "groups.learner", "trainer", then=open_learner_page),
+    Page(
+        "trainer: questions",
+        TRAINER_CONTENT,
+        "groups.questions",
+        "trainer",
+        then=open_question_stats,
+    ),
 ]
 
 # GET routes that answer with something other than an HTML page (or only redirect).
@@ -135,6 +183,8 @@ NOT_PAGES = {
     "quizzes.gift",
     "health.healthz",  # JSON for load balancers
     "pages.csrf_token",  # JSON for a cached page's script
+    "groups.report_csv",
+    "groups.questions_csv",
     "xapi.about",  # JSON for xAPI clients
     "xapi.get_statements",
 }

@@ -55,6 +55,12 @@ LAYERS: dict[str, int] = {
     "app.xapi.outbox": ENTRY,  # the sender, run by the queue and by `flask xapi forward`
     "app.xapi.tasks": ENTRY,
     "app.xapi.admin": ENTRY,  # views of the admin and trainer pages
+    "app.trainer.models": MODELS,
+    "app.trainer.groups": SERVICES,
+    "app.trainer.reports": SERVICES,
+    "app.trainer.csv_export": SERVICES,
+    "app.trainer.forms": WEB,
+    "app.trainer.groups_views": ENTRY,
 }
 
 #: Third-party packages a layer may not import at all.

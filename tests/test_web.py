@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app.web import course_or_404, current_learner, module_or_404, site_base_url
 from tests.conftest import make_app
@@ -26,7 +27,9 @@ def test_every_language_route_refuses_an_unknown_language(app: Flask) -> None:
     rules = [r for r in app.url_map.iter_rules() if "lang" in r.arguments]
     assert len(rules) > 15  # every blueprint's pages, not one
     for rule in rules:
-        values = {name: "mini" for name in rule.arguments} | {"lang": "xx"}
+        # Integer ids (groups, accounts) take a number; every other argument takes a slug.
+        numeric = {n for n, c in rule._converters.items() if isinstance(c, IntegerConverter)}
+        values = {n: 1 if n in numeric else "mini" for n in rule.arguments} | {"lang": "xx"}
         path = app.url_map.bind("localhost").build(rule.endpoint, values)
         method = "GET" if "GET" in (rule.methods or ()) else "POST"
         assert client.open(path, method=method).status_code == 404, rule.rule

@@ -24,6 +24,8 @@ from app.extensions import db
 from app.pdf.certificate import render_certificate
 from app.progress import services
 from app.progress.services import ProgressError
+from app.trainer.groups import groups_of
+from app.trainer.reports import learner_outcomes
 from app.web import (
     catalogue,
     course_or_404,
@@ -121,10 +123,16 @@ def dashboard(lang: str) -> ResponseReturnValue:
                 "completed": sum(1 for s in statuses.values() if s.completed_at),
                 "resume": services.resume_point(statuses),
                 "completed_at": services.course_completed_at(learner, course.id),
+                "outcomes": learner_outcomes(learner, course, lang),
             }
         )
     return render_template(
-        "progress/dashboard.html", rows=rows, lang=lang, eqf_level=eqf_preference()
+        "progress/dashboard.html",
+        rows=rows,
+        lang=lang,
+        eqf_level=eqf_preference(),
+        groups=groups_of(current_user) if current_user.is_authenticated else [],
+        leave_form=EmptyForm(),
     )
 
 

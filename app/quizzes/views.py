@@ -22,6 +22,7 @@ from app.quizzes import services
 from app.quizzes.gift_export import module_to_gift
 from app.quizzes.review import reviewed_questions, shown_questions
 from app.quizzes.services import STATE_FIELD, InvalidAnswers
+from app.trainer.reports import outcome_standing
 from app.web import current_learner, module_or_404
 
 bp = Blueprint("quizzes", __name__)
@@ -133,6 +134,11 @@ def attempt(lang: str, course_id: str, module_id: str, token: str) -> ResponseRe
         ),
         attempts=attempts,
         best=services.best_score(attempts),
+        standing=[
+            (o.text, value)
+            for o in module.learning_outcomes
+            if (value := outcome_standing(module, stored.scores).get(o.id)) is not None
+        ],
     )
 
 

@@ -1,0 +1,430 @@
+"""Group reports read from the summary tables (never by replaying statements).
+
+One query per table for the whole group: module summaries, attempt counts, PDF download
+counts, course completions. Only current members with an account appear: guests cannot
+join a group, a learner who left is gone, and a deleted account has no membership left.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.accounts.models import User, utcnow
+from app.content.model import Course, Module
+from app.extensions import db
+from app.progress.models import CourseCompletion, ModuleProgress, Statement
+from app.quizzes.models import QuizAttempt
+from app.trainer.item_analysis import AttemptData, QuestionStats, analyse, first_attempts
+from app.trainer.models import Group, GroupMember
+
+NOT_STARTED, IN_PROGRESS, COMPLETED = "not_started", "in_progress", "completed"
+STATUSES = (NOT_STARTED, IN_PROGRESS, COMPLETED)
+SORTS = ("name", "email", "last_activity", "completed")
+
+
+@dataclass
+class Cell:
+    """One learner in one module."""
+
+    module_id: str
+    status: str = NOT_STARTED
+    sections_read: int = 0
+    sections_total: int = 0
+    best_score: float | None = None  # 0..1
+    passed: bool = False
+    attempts: int = 0
+    audio_seconds: float = 0.0
+    pdf_downloads: int = 0
+    last_activity: datetime | None = None
+
+    @property
+    def audio_minutes(self) -> float:
+        """Minutes of audio listened to, to one decimal."""
+        return round(self.audio_seconds / 60, 1)
+
+
+@dataclass
+class LearnerRow:
+    """One member of the group across the course's modules."""
+
+    user_id: int
+    name: str
+    email: str
+    cells: dict[str, Cell]
+    completed_at: datetime | None = None
+    certificate: str | None = None
+    course_pdf_downloads: int = 0
+    outcomes: dict[tuple[str, str], float] = field(default_factory=dict)  # (module, outcome)
+
+    @property
+    def learner_key(self) -> str:
+        """The key the learner's progress is stored under."""
+        return f"u:{self.user_id}"
+
+    @property
+    def last_activity(self) -> datetime | None:
+        """Most recent activity in any module."""
+        times = [c.last_activity for c in self.cells.values() if c.last_activity]
+        return max(times) if times else None
+
+    @property
+    def modules_completed(self) -> int:
+        """How many modules the learner completed."""
+        return sum(1 for c in self.cells.values() if c.status == COMPLETED)
+
+    @property
+    def sections_read(self) -> int:
+        """Sections read on any channel, all modules together."""
+        return sum(c.sections_read for c in self.cells.values())
+
+    @property
+    def audio_minutes(self) -> float:
+        """Audio minutes, all modules together."""
+        return round(sum(c.audio_seconds for c in self.cells.values()) / 60, 1)
+
+    @property
+    def pdf_downloads(self) -> int:
+        """PDF downloads of modules and of the whole course."""
+        return sum(c.pdf_downloads for c in self.cells.values()) + self.course_pdf_downloads
+
+
+@dataclass
+class ModuleColumn:
+    """A module as the report shows it: in the group's language (or the default one)."""
+
+    id: str
+    module: Module
+
+    @property
+    def pass_mark(self) -> int:
+        """The quiz pass mark, in percent."""
+        return self.module.quiz.pass_mark
+
+
+@dataclass
+class GroupReport:
+    """A learners x modules matrix for one group."""
+
+    group: Group
+    modules: list[ModuleColumn]
+    rows: list[LearnerRow]
+
+    def completion_per_module(self) -> list[tuple[ModuleColumn, int, int, int]]:
+        """(module, completed, in progress, not started) for each module."""
+        out = []
+        for column in self.modules:
+            counts: defaultdict[str, int] = defaultdict(int)
+            for row in self.rows:
+                counts[row.cells[column.id].status] += 1
+            out.append((column, counts[COMPLETED], counts[IN_PROGRESS], counts[NOT_STARTED]))
+        return out
+
+    def score_distribution(self) -> list[tuple[str, int]]:
+        """How many best quiz scores fall in each tenth (0-9%, ..., 90-100%), all modules."""
+        bins = [0] * 10
+        for row in self.rows:
+            for cell in row.cells.values():
+                if cell.best_score is not None:
+                    bins[min(9, int(cell.best_score * 10 + 1e-9))] += 1
+        return [(f"{10 * i}-{10 * i + 9 if i < 9 else 100}%", n) for i, n in enumerate(bins)]
+
+    def courses_completed(self) -> int:
+        """Members who completed the whole course."""
+        return sum(1 for row in self.rows if row.completed_at)
+
+
+def module_columns(course: Course, language: str) -> list[ModuleColumn]:
+    """The visible modules of a course, each in `language` or its fallback."""
+    columns = []
+    for entry in course.visible:
+        found = course.module(entry.id, language)
+        if found is not None:
+            columns.append(ModuleColumn(entry.id, found[0]))
+    return columns
+
+
+def member_rows(group: Group) -> list[tuple[int, str, str]]:
+    """(user id, display name, e-mail) of the group's current members."""
+    return list(
+        db.session.execute(
+            select(User.id, User.display_name, User.email)
+            .join(GroupMember, GroupMember.user_id == User.id)
+            .where(GroupMember.group_id == group.id)
+            .order_by(User.display_name, User.id)
+        ).all()
+    )
+
+
+def _status(row_completed: datetime | None, statements: int) -> str:
+    if row_completed is not None:
+        return COMPLETED
+    return IN_PROGRESS if statements else NOT_STARTED
+
+
+def group_report(group: Group, course: Course, with_outcomes: bool = True) -> GroupReport:
+    """The progress of every current member in every visible module of the group's course."""
+    columns = module_columns(course, group.language)
+    current_sections = {c.id: {s.id for s in c.module.reading_sections} for c in columns}
+    people = member_rows(group)
+    rows: dict[str, LearnerRow] = {}
+    for user_id, name, email in people:
+        cells = {c.id: Cell(c.id, sections_total=len(current_sections[c.id])) for c in columns}
+        rows[f"u:{user_id}"] = LearnerRow(user_id, name, email, cells)
+    keys = list(rows)
+    if keys:
+        _fill_summaries(rows, keys, course.id, current_sections)
+        _fill_counts(rows, keys, course.id)
+        # Attempts are only read when some question names an outcome: nothing to show otherwise.
+        if with_outcomes and any(q.outcomes for c in columns for q in c.module.questions):
+            _fill_outcomes(rows, keys, columns, course.id)
+    return GroupReport(group, columns, list(rows.values()))
+
+
+def _chunks(keys: list[str], size: int = 900) -> Iterable[list[str]]:
+    """Keys in slices small enough for any database's bound-parameter limit."""
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
+
+
+def _fill_summaries(
+    rows: dict[str, LearnerRow], keys: list[str], course_id: str, sections: dict[str, set[str]]
+) -> None:
+    for chunk in _chunks(keys):
+        result = db.session.execute(
+            select(
+                ModuleProgress.learner,
+                ModuleProgress.module_id,
+                ModuleProgress.sections_read,
+                ModuleProgress.audio_listened,
+                ModuleProgress.best_score,
+                ModuleProgress.quiz_passed,
+                ModuleProgress.completed_at,
+                ModuleProgress.last_activity,
+                ModuleProgress.statements,
+            ).where(ModuleProgress.course_id == course_id, ModuleProgress.learner.in_(chunk))
+        )
+        for learner, module_id, read, audio, best, passed, done, last, count in result:
+            cell = rows[learner].cells.get(module_id)
+            if cell is None:  # a module since removed or hidden
+                continue
+            cell.status = _status(done, count)
+            cell.sections_read = sum(1 for s in read or [] if s in sections[module_id])
+            cell.audio_seconds = sum(float(v) for v in (audio or {}).values())
+            cell.best_score = best
+            cell.passed = bool(passed)
+            cell.last_activity = last
+
+
+def _fill_counts(rows: dict[str, LearnerRow], keys: list[str], course_id: str) -> None:
+    for chunk in _chunks(keys):
+        attempts = db.session.execute(
+            select(QuizAttempt.learner, QuizAttempt.module_id, func.count())
+            .where(QuizAttempt.course_id == course_id, QuizAttempt.learner.in_(chunk))
+            .group_by(QuizAttempt.learner, QuizAttempt.module_id)
+        )
+        for learner, module_id, count in attempts:
+            cell = rows[learner].cells.get(module_id)
+            if cell is not None:
+                cell.attempts = count
+        downloads = db.session.execute(
+            select(Statement.learner, Statement.module_id, func.count())
+            .where(
+                Statement.learner.in_(chunk),
+                Statement.course_id == course_id,
+                Statement.verb == "downloaded",
+            )
+            .group_by(Statement.learner, Statement.module_id)
+        )
+        for learner, download_module, count in downloads:
+            if download_module is None:
+                rows[learner].course_pdf_downloads = count
+            elif (cell := rows[learner].cells.get(download_module)) is not None:
+                cell.pdf_downloads = count
+        completions = db.session.execute(
+            select(
+                CourseCompletion.learner, CourseCompletion.completed_at, CourseCompletion.code
+            ).where(CourseCompletion.course_id == course_id, CourseCompletion.learner.in_(chunk))
+        )
+        for learner, completed_at, code in completions:
+            rows[learner].completed_at = completed_at
+            rows[learner].certificate = code
+
+
+def _fill_outcomes(
+    rows: dict[str, LearnerRow], keys: list[str], columns: list[ModuleColumn], course_id: str
+) -> None:
+    """Each member's standing on each outcome, from their latest attempt at each module."""
+    latest: dict[tuple[str, str], tuple[datetime, dict[str, float]]] = {}
+    for chunk in _chunks(keys):
+        result = db.session.execute(
+            select(
+                QuizAttempt.learner,
+                QuizAttempt.module_id,
+                QuizAttempt.submitted_at,
+                QuizAttempt.scores,
+            ).where(QuizAttempt.course_id == course_id, QuizAttempt.learner.in_(chunk))
+        )
+        for learner, module_id, submitted, scores in result:
+            kept = latest.get((learner, module_id))
+            if kept is None or submitted > kept[0]:
+                latest[(learner, module_id)] = (submitted, scores or {})
+    by_module = {c.id: c.module for c in columns}
+    for (learner, module_id), (_, scores) in latest.items():
+        module = by_module.get(module_id)
+        if module is not None:
+            for outcome_id, value in outcome_standing(module, scores).items():
+                rows[learner].outcomes[(module_id, outcome_id)] = value
+
+
+def outcome_standing(module: Module, scores: dict[str, float]) -> dict[str, float]:
+    """Mean score (0..1) on the questions assessing each outcome, from one attempt's scores."""
+    totals: dict[str, list[float]] = defaultdict(list)
+    for question in module.questions:
+        if question.id in scores:
+            for outcome_id in question.outcomes:
+                totals[outcome_id].append(float(scores[question.id]))
+    return {
+        o.id: sum(totals[o.id]) / len(totals[o.id])
+        for o in module.learning_outcomes
+        if totals.get(o.id)
+    }
+
+
+def outcome_mastery(report: GroupReport) -> list[tuple[ModuleColumn, str, str, int, int]]:
+    """(module, outcome id, text, members who mastered it, members assessed on it).
+
+    An outcome is mastered when the mean score on its questions reaches the module's pass mark.
+    """
+    out = []
+    for column in report.modules:
+        mark = column.pass_mark / 100
+        for outcome in column.module.learning_outcomes:
+            values = [
+                row.outcomes[(column.id, outcome.id)]
+                for row in report.rows
+                if (column.id, outcome.id) in row.outcomes
+            ]
+            mastered = sum(1 for v in values if v >= mark - 1e-9)
+            out.append((column, outcome.id, outcome.text, mastered, len(values)))
+    return out
+
+
+def filter_rows(
+    report: GroupReport,
+    module_id: str | None = None,
+    status: str | None = None,
+    inactive_days: int | None = None,
+    sort: str = "name",
+    now: datetime | None = None,
+) -> list[LearnerRow]:
+    """The rows a trainer asked for: one module's status, inactive for N days, sorted.
+
+    :param status: not_started / in_progress / completed, in `module_id` or else in any module.
+    :param inactive_days: keep learners with no activity in the last N days (or none at all).
+    :param sort: name, email, last_activity or completed; a leading "-" reverses it.
+    """
+    rows = list(report.rows)
+    if status in STATUSES:
+        if module_id:
+            rows = [r for r in rows if module_id in r.cells and r.cells[module_id].status == status]
+        else:
+            rows = [r for r in rows if any(c.status == status for c in r.cells.values())]
+    if inactive_days is not None:
+        limit = (now or utcnow()) - timedelta(days=inactive_days)
+        rows = [r for r in rows if r.last_activity is None or r.last_activity < limit]
+    reverse = sort.startswith("-")
+    key = sort.lstrip("-")
+    oldest = datetime.min.replace(tzinfo=utcnow().tzinfo)
+    keys = {
+        "name": lambda r: (r.name.casefold(), r.user_id),
+        "email": lambda r: (r.email, r.user_id),
+        "last_activity": lambda r: (r.last_activity or oldest, r.user_id),
+        "completed": lambda r: (r.modules_completed, r.sections_read, r.user_id),
+    }
+    rows.sort(key=keys.get(key, keys["name"]), reverse=reverse)
+    return rows
+
+
+def attempts_for_stats(
+    course_id: str, module_id: str, language: str | None, learners: list[str] | None
+) -> list[AttemptData]:
+    """Attempts of registered learners at a module (of a group's members when `learners`)."""
+    query = select(
+        QuizAttempt.learner, QuizAttempt.submitted_at, QuizAttempt.scores, QuizAttempt.answers
+    ).where(
+        QuizAttempt.course_id == course_id,
+        QuizAttempt.module_id == module_id,
+        # Guests appear in no report; accounts deleted since have no attempts left.
+        QuizAttempt.learner.like("u:%"),
+    )
+    if language:
+        query = query.where(QuizAttempt.language == language)
+    if learners is None:
+        return [AttemptData(*row) for row in db.session.execute(query)]
+    out: list[AttemptData] = []
+    for chunk in _chunks(learners):
+        out.extend(
+            AttemptData(*row)
+            for row in db.session.execute(query.where(QuizAttempt.learner.in_(chunk)))
+        )
+    return out
+
+
+def member_keys(group: Group) -> list[str]:
+    """Learner keys of the group's current members."""
+    return [f"u:{user_id}" for user_id, _, _ in member_rows(group)]
+
+
+def question_stats(
+    course: Course,
+    module: Module,
+    language: str | None,
+    group: Group | None = None,
+    all_attempts: bool = False,
+) -> list[QuestionStats]:
+    """Moodle's item statistics for a module's quiz, over a group or every registered learner.
+
+    :param language: only attempts taken in this language (None: every language).
+    :param all_attempts: every attempt instead of each learner's first.
+    """
+    learners = member_keys(group) if group is not None else None
+    attempts = attempts_for_stats(course.id, module.id, language, learners)
+    if not all_attempts:
+        attempts = first_attempts(attempts)
+    return analyse(list(module.questions), attempts)
+
+
+def learner_outcomes(
+    learner: str | None, course: Course, language: str
+) -> list[tuple[Module, list[tuple[str, float]]]]:
+    """A learner's standing on each assessed outcome of each module, from their latest attempt.
+
+    :returns: (module, [(outcome text, 0..1)]) for each module with an attempt.
+    """
+    if learner is None:
+        return []
+    latest: dict[str, tuple[datetime, dict[str, float]]] = {}
+    rows = db.session.execute(
+        select(QuizAttempt.module_id, QuizAttempt.submitted_at, QuizAttempt.scores).where(
+            QuizAttempt.learner == learner, QuizAttempt.course_id == course.id
+        )
+    )
+    for module_id, submitted, scores in rows:
+        if module_id not in latest or submitted > latest[module_id][0]:
+            latest[module_id] = (submitted, scores or {})
+    out = []
+    for column in module_columns(course, language):
+        if column.id not in latest:
+            continue
+        standing = outcome_standing(column.module, latest[column.id][1])
+        items = [
+            (o.text, standing[o.id]) for o in column.module.learning_outcomes if o.id in standing
+        ]
+        if items:
+            out.append((column.module, items))
+    return out
