@@ -167,7 +167,7 @@ def leave(group_id: int, user: User) -> bool:
         delete(GroupMember).where(GroupMember.group_id == group_id, GroupMember.user_id == user.id)
     )
     db.session.flush()
-    return bool(result.rowcount)
+    return bool(getattr(result, "rowcount", 0))
 
 
 def groups_of(user: User) -> list[Group]:

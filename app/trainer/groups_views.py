@@ -115,7 +115,7 @@ def index(lang: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         course = catalogue().course(form.course.data or "")
         if course is None or (form.language.data or "") not in course.languages:
-            form.language.errors.append(_("This course is not available in that language."))
+            form.language.errors = [_("This course is not available in that language.")]
         else:
             closes_at = (
                 datetime.combine(form.closes.data, time(23, 59, 59), tzinfo=UTC)

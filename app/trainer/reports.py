@@ -118,7 +118,7 @@ class GroupReport:
         """(module, completed, in progress, not started) for each module."""
         out = []
         for column in self.modules:
-            counts = defaultdict(int)
+            counts: defaultdict[str, int] = defaultdict(int)
             for row in self.rows:
                 counts[row.cells[column.id].status] += 1
             out.append((column, counts[COMPLETED], counts[IN_PROGRESS], counts[NOT_STARTED]))
@@ -240,10 +240,10 @@ def _fill_counts(rows: dict[str, LearnerRow], keys: list[str], course_id: str) -
             )
             .group_by(Statement.learner, Statement.module_id)
         )
-        for learner, module_id, count in downloads:
-            if module_id is None:
+        for learner, download_module, count in downloads:
+            if download_module is None:
                 rows[learner].course_pdf_downloads = count
-            elif (cell := rows[learner].cells.get(module_id)) is not None:
+            elif (cell := rows[learner].cells.get(download_module)) is not None:
                 cell.pdf_downloads = count
         completions = db.session.execute(
             select(
