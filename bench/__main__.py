@@ -53,6 +53,8 @@ def main() -> None:
         url = f"/it/{course.id}/{module_id}/"
         measure(f"GET {url} (cached content)", lambda: client.get(url), 200)
         measure("GET / (catalogue)", lambda: client.get("/"), 200)
+
+
 def bench_trainer() -> None:
     """Trainer reports for 1,000 learners on SQLite, then on a throwaway PostgreSQL."""
     from bench.trainer import run
