@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from jinja2 import ChoiceLoader, DictLoader
 
+from app.content.catalog import EXTENSION_KEY as CONTENT_KEY
 from app.pages import PageState, page_cache, render_page
 from tests.conftest import make_app
 from tests.helpers import beacon, csrf_from, register, write_mini_course
@@ -118,13 +118,17 @@ def test_an_edited_module_is_rendered_again(mini) -> None:
 def test_content_checks_are_spaced_by_the_recheck_interval(tmp_path: Path) -> None:
     content = tmp_path / "content"
     write_mini_course(content)
-    app = make_app(tmp_path, content, CONTENT_RECHECK_SECONDS=0.5)
+    app = make_app(tmp_path, content, CONTENT_RECHECK_SECONDS=30)
+    # A clock the test moves, so a slow machine cannot stretch "within the interval".
+    now = [1000.0]
+    app.extensions[CONTENT_KEY].clock = lambda: now[0]
     client = app.test_client()
     assert "Primo" in client.get(PAGE).text
     source = content / "mini" / "01-one" / "it.md"
     source.write_text(source.read_text().replace("## Primo", "## Rivisto"), encoding="utf-8")
+    now[0] += 29
     assert "Primo" in client.get(PAGE).text  # within the interval: the page as it was
-    time.sleep(0.6)
+    now[0] += 2
     assert "Rivisto" in client.get(PAGE).text
 
 

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,10 +51,16 @@ def content_stamp(root: Path) -> Stamp:
 class ContentCache:
     """Holds one Catalogue per content root and reloads it when the files change."""
 
-    def __init__(self, root: Path, recheck_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        recheck_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.root = root
         # The walk costs as much as serving a cached page: do it at most this often.
         self.recheck_seconds = recheck_seconds
+        self.clock = clock
         self._checked = float("-inf")
         self._lock = threading.Lock()
         self._stamp: Stamp | None = None
@@ -62,7 +69,7 @@ class ContentCache:
 
     def get(self) -> Catalogue:
         """Return the catalogue, reloading it first if any content file changed."""
-        now = time.monotonic()
+        now = self.clock()
         if self._stamp is not None and now - self._checked < self.recheck_seconds:
             return self._catalogue
         self._checked = now
