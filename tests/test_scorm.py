@@ -35,6 +35,8 @@ from tests.browser import chromium, serve
 from tests.conftest import make_app
 from tests.helpers import PASSWORD, login, register
 from tests.node import require
+from tests.sampler import axe_violations
+from tests.test_accessibility import AXE_TAGS
 
 CP = {"cp": IMSCP, "adlcp": ADLCP}
 
@@ -489,6 +491,9 @@ def test_the_package_runs_in_scorm_again_reports_and_resumes(
         frame.click("[data-sco-check]")
         assert frame.get_attribute(".quiz-score", "data-score") == "100"
         assert frame.locator("[data-outcome=right]").count() == len(module.questions)
+        # The page as the learner leaves it (every section open, feedback shown) passes axe.
+        frame.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        assert axe_violations(frame, AXE_TAGS) == []
         page.evaluate("closeSco()")
         page.wait_for_function("window.finished")
         final = page.evaluate("recorded()")

@@ -42,12 +42,12 @@ def xml_id(text: str) -> str:
 
 
 def build_manifest(
-    identifier: str, title: str, scos: Sequence[Sco], shared: Iterable[str]
+    identifier: str, title: str, scos: Sequence[Sco], shared: Sequence[str] = ()
 ) -> bytes:
     """The manifest: one organisation with an item per SCO, one resource per SCO.
 
-    :param shared: files every SCO uses (style sheet, script); listed in a shared
-        `asset` resource that each SCO's resource depends on, so every file is listed.
+    :param shared: files every SCO uses, if any; listed in a shared `asset` resource that
+        each SCO's resource depends on, so every file is listed.
     """
     ET.register_namespace("", IMSCP)
     ET.register_namespace("adlcp", ADLCP)
@@ -92,14 +92,16 @@ def build_manifest(
         )
         for name in sco.files:
             ET.SubElement(resource, f"{{{IMSCP}}}file", {"href": name})
-        ET.SubElement(resource, f"{{{IMSCP}}}dependency", {"identifierref": "shared"})
-    asset = ET.SubElement(
-        resources,
-        f"{{{IMSCP}}}resource",
-        {"identifier": "shared", "type": "webcontent", f"{{{ADLCP}}}scormtype": "asset"},
-    )
-    for name in shared:
-        ET.SubElement(asset, f"{{{IMSCP}}}file", {"href": name})
+        if shared:
+            ET.SubElement(resource, f"{{{IMSCP}}}dependency", {"identifierref": "shared"})
+    if shared:
+        asset = ET.SubElement(
+            resources,
+            f"{{{IMSCP}}}resource",
+            {"identifier": "shared", "type": "webcontent", f"{{{ADLCP}}}scormtype": "asset"},
+        )
+        for name in shared:
+            ET.SubElement(asset, f"{{{IMSCP}}}file", {"href": name})
     ET.indent(root)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
 

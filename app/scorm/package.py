@@ -36,7 +36,9 @@ from app.scorm.manifest import Sco, build_manifest, check_manifest, xml_id
 from app.web import site_base_url
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-SHARED_FILES = ("shared/sco.css", "shared/sco.js")
+#: The page's script and style sheet, copied into every module's folder: a SCO then needs
+#: nothing outside its folder, and LMSs that unpack SCOs apart still run them.
+SCO_FILES = ("sco.css", "sco.js")
 _MEDIA_SRC = re.compile(r'(\ssrc=")/media/([^/"]+)/([^/"]+)/([^"]+)(")')
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -236,6 +238,8 @@ def _module_sco(
             duration=format_duration,
         )
     files.add(f"{folder}/index.html", html)
+    for name in SCO_FILES:
+        files.add(f"{folder}/{name}", (ASSETS / name).read_bytes())
     script = "window.ACADEMY_SCO = " + json.dumps(data, ensure_ascii=False, sort_keys=True) + ";\n"
     # `</` cannot close the script element it sits in, whatever a trainer wrote.
     files.add(f"{folder}/quiz.js", script.replace("</", "<\\/"))
@@ -284,13 +288,11 @@ def build_package(
             if found is None:
                 continue
             scos.append(_module_sco(course, found[0], lang, number, files, render_pdf))
-    for name in SHARED_FILES:
-        files.add(name, (ASSETS / Path(name).name).read_bytes())
     title = course.text(course.title, lang)
     if module_id:
         title = f"{title}: {scos[0].title}"
     identifier = f"academy-{course.id}-{module_id or 'course'}-{lang}"
-    manifest = build_manifest(identifier, title, scos, SHARED_FILES)
+    manifest = build_manifest(identifier, title, scos)
     problems = check_manifest(manifest, files.data)
     if problems:
         raise PackageError("; ".join(problems))
