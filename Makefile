@@ -15,10 +15,12 @@ AUDIO_DEPS := espeak-ng:espeak-ng
 PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:fonts-dejavu-core pango-view:fonts-dejavu-extra
 TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-server:redis-server
 NODE_DEPS := node:nodejs npm:npm
+BENCH_DEPS := wrk:wrk
 
-.PHONY: run test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run dev reload load test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
-# Local serving over plain http on loopback: cookies cannot be Secure there.
+# Production server (gunicorn, deploy/gunicorn.conf.py: workers sized to the cores, access and
+# error logs on stderr) on loopback over plain http, so cookies cannot be Secure there.
 run: export ACADEMY_SECURE_COOKIES ?= 0
 run: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
 run: sysdeps-run $(VENV)/.installed translations static/vendor/.installed instance/secret_key $(STUDIO_BUNDLE)
@@ -26,7 +28,20 @@ run: sysdeps-run $(VENV)/.installed translations static/vendor/.installed instan
 	$(BIN)/flask db upgrade && \
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
 	{ $(BIN)/flask content build || echo "Some audio or PDF files failed (see above); serving anyway."; } && \
-	exec $(BIN)/flask run --host $(HOST) --port $(PORT)
+	exec $(BIN)/gunicorn --config deploy/gunicorn.conf.py wsgi:app
+
+# Development: Flask's server with the reloader and the debugger, on loopback.
+dev: export ACADEMY_DEBUG ?= 1
+dev: export ACADEMY_SECURE_COOKIES ?= 0
+dev: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
+dev: sysdeps-run $(VENV)/.installed translations
+	$(BIN)/flask db upgrade && \
+	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
+	exec $(BIN)/flask run --debug --reload --host $(HOST) --port $(PORT)
+
+# Graceful reload of the server `make run` started: new code and settings, no request dropped.
+reload:
+	kill -HUP "$$(cat instance/gunicorn.pid)"
 
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
@@ -42,19 +57,30 @@ test-fast: $(VENV)/.installed translations
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not browser and not pdf and not audio"
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check app tests wsgi.py bench
-	$(BIN)/ruff format --check app tests wsgi.py bench
+	$(BIN)/ruff check app tests wsgi.py bench deploy
+	$(BIN)/ruff format --check app tests wsgi.py bench deploy
 	$(BIN)/mypy
 
 format: $(VENV)/.installed
-	$(BIN)/ruff format app tests wsgi.py bench
-	$(BIN)/ruff check --fix app tests wsgi.py bench
+	$(BIN)/ruff format app tests wsgi.py bench deploy
+	$(BIN)/ruff check --fix app tests wsgi.py bench deploy
 
 check: $(VENV)/.installed
 	ACADEMY_DEBUG=1 $(BIN)/flask content check
 
+# Figures, side by side in one run (pages under gunicorn + wrk, PDF, audio, quiz).
+# `make bench PARTS="pages pdf"` runs only those parts.
 bench: $(VENV)/.installed translations
-	$(BIN)/python -m bench
+	$(call install_missing,$(BENCH_DEPS))
+	$(BIN)/python -m bench $(PARTS)
+
+# Simulated learners (Locust, headless) against gunicorn + SQLite on loopback; figures, CSV
+# and HTML report in load-report/. `make load LEARNERS=500 DURATION=2m THINK=15`.
+LEARNERS ?= 5000
+DURATION ?= 5m
+THINK ?= 15
+load: $(VENV)/.installed translations
+	$(BIN)/python -m bench.load --learners $(LEARNERS) --duration $(DURATION) --think $(THINK) --out load-report
 
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel -q compile -d app/translations

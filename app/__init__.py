@@ -10,6 +10,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.logs import configure_logging
+from app.pages import mine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config(app.instance_path, test_config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_logging(app)
 
     hops = int(app.config["PROXY_HOPS"])
     if hops:
@@ -50,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(template_globals)
+    app.jinja_env.globals["mine"] = mine
     login_manager.init_app(app)
     limiter.init_app(app)
     from app import tasks
@@ -72,6 +76,8 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.audio.views import bp as audio_bp
     from app.content.views import bp as content_bp
+    from app.health import bp as health_bp
+    from app.pages import bp as pages_bp
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
@@ -91,6 +97,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audio_bp)
     app.register_blueprint(pdf_bp)
     app.register_blueprint(quizzes_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(pages_bp)
     app.register_blueprint(groups_bp)
     app.register_blueprint(studio_bp)
     app.register_blueprint(xapi_bp)

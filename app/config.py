@@ -42,6 +42,13 @@ DEFAULTS: dict[str, Any] = {
     "TTS_ENGINES": "gtts,espeak-ng",
     # Endpoint gTTS posts to instead of Google's (a proxy, or a local fake in tests); empty: Google.
     "TTS_GTTS_URL": "",
+    # Seconds between two checks of the content folder for edits (each is a walk of stat calls);
+    # 0 checks on every request, which tests do unless they set it.
+    "CONTENT_RECHECK_SECONDS": 2.0,
+    # Rendered pages kept per server process (catalogue, courses, modules x languages x levels).
+    "PAGE_CACHE_SIZE": 512,
+    # Level of the app's log lines (DEBUG, INFO, WARNING, ERROR); gunicorn's error log shows them.
+    "LOG_LEVEL": "INFO",
     # The task queue (app/tasks.py): empty means SQLite in instance/queue.sqlite3, no server;
     # sqlite:///path for another file; redis://host:6379/0 when several machines share it.
     "QUEUE_URL": "",
@@ -126,6 +133,8 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
     settings.update(test_config or {})
 
     testing = bool(settings.get("TESTING"))
+    if testing and "CONTENT_RECHECK_SECONDS" not in (test_config or {}):
+        settings["CONTENT_RECHECK_SECONDS"] = 0.0
     if not settings["BASE_URL"] and not (settings["DEBUG"] or testing):
         raise ConfigError(
             "ACADEMY_BASE_URL is not set. Set it to the site's public address, e.g. "

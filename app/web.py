@@ -8,6 +8,7 @@ the site's base URL, the catalogue of the running app, and the course or module 
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from flask import abort, current_app, has_request_context, request, session
 from flask_login import current_user
 from werkzeug.routing import BaseConverter
 
-from app.content.catalog import catalogue_of
+from app.content.catalog import EXTENSION_KEY, ContentCache, catalogue_of
 from app.content.model import Catalogue, Course, Module
 
 GUEST_SESSION_KEY = "guest"
@@ -42,6 +43,36 @@ def language_converter(languages: Sequence[str]) -> type[BaseConverter]:
 def catalogue() -> Catalogue:
     """The running app's catalogue, reloaded if a content file changed since the last call."""
     return catalogue_of(current_app)
+
+
+def content_version() -> int:
+    """A number that changes whenever the catalogue is reloaded (part of page cache keys).
+
+    Read it after `catalogue()` in the same request, so both describe the same content.
+    """
+    cache: ContentCache = current_app.extensions[EXTENSION_KEY]
+    return cache.loads
+
+
+def _mtime(path: os.PathLike[str] | str) -> int:
+    """Modification time of a folder (0 if missing): it changes when a file in it is replaced."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def artefact_stamp(course: Course, module_language: str) -> tuple[int, int]:
+    """Changes when the course's PDFs or the module language's audio manifests are rebuilt.
+
+    Builders write every artefact and manifest by atomic rename into these folders, which
+    updates the folder's mtime: two `stat` calls tell a cached page its panels went stale.
+    """
+    media = current_app.config["MEDIA_DIR"]
+    return (
+        _mtime(media / "pdf" / course.id),
+        _mtime(media / "audio" / "index" / course.id / module_language),
+    )
 
 
 def current_learner(create: bool = False) -> str | None:

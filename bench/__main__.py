@@ -53,10 +53,6 @@ def main() -> None:
         url = f"/it/{course.id}/{module_id}/"
         measure(f"GET {url} (cached content)", lambda: client.get(url), 200)
         measure("GET / (catalogue)", lambda: client.get("/"), 200)
-    bench_pdf()
-    bench_audio()
-    bench_quiz()
-    bench_trainer()
 
 
 def bench_trainer() -> None:
@@ -231,5 +227,26 @@ def bench_quiz(repeat: int = 50) -> None:
         measure("GET + POST the quiz (grade, store, record progress)", submit, repeat)
 
 
+def run(selected: list[str]) -> None:
+    """Run the named parts (all of them when none is named)."""
+    from bench import pages
+
+    parts: dict[str, Callable[[], None]] = {
+        "content": main,
+        "pages": pages.main,
+        "pdf": bench_pdf,
+        "audio": bench_audio,
+        "quiz": bench_quiz,
+        "trainer": bench_trainer,
+    }
+    unknown = [name for name in selected if name not in parts]
+    if unknown:
+        raise SystemExit(f"unknown bench part(s) {unknown}; choose from {sorted(parts)}")
+    for name in selected or ["content", "pages", "pdf", "audio", "quiz", "trainer"]:
+        parts[name]()
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    run(sys.argv[1:])

@@ -92,6 +92,19 @@ def migrated_sqlite() -> Path:
     return _MIGRATED["path"]
 
 
+class ClosingClient(FlaskClient):
+    """A test client that reads each response whole and closes it, as a browser's request ends.
+
+    Without it a file response (send_file: PDFs, MP3s, media) stays open until garbage collection,
+    and with warnings as errors its ResourceWarning fails whichever test happens to run then.
+    """
+
+    def open(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def, override]
+        """Like FlaskClient.open, buffered unless a test asks for the stream."""
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: object) -> Flask:
     """An app for tests: its own database (migrated to head) and media folder under tmp_path."""
     url = database_url(tmp_path)
@@ -116,6 +129,7 @@ def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: o
             **extra,
         }
     )
+    app.test_client_class = ClosingClient
     if migrate and not copied:
         with app.app_context():
             upgrade()

@@ -181,6 +181,8 @@ NOT_PAGES = {
     "pdf.module_pdf",
     "pdf.course_pdf",
     "quizzes.gift",
+    "health.healthz",  # JSON for load balancers
+    "pages.csrf_token",  # JSON for a cached page's script
     "groups.report_csv",
     "groups.questions_csv",
     "xapi.about",  # JSON for xAPI clients

@@ -40,6 +40,10 @@ LAYERS: dict[str, int] = {
     "app.errors": WEB,
     "app.accounts.forms": WEB,
     "app.trainer.access": WEB,
+    "app.pages": WEB,  # the page cache and its slots are request-bound helpers
+    "app.content.slots": WEB,
+    "app.logs": WEB,
+    "app.health": ENTRY,  # a view: /healthz
     "app": ENTRY,  # the factory
     "app.audio.build": ENTRY,
     "app.pdf.build": ENTRY,

@@ -162,9 +162,12 @@ class Learner:
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
         page = self.opener.open(f"{url}/en/interop/loyalty/", timeout=10).read().decode()
-        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        token = re.search(r'name="csrf-token" content="([^"]*)"', page)
         assert token
         self.token = token.group(1)
+        if not self.token:  # a first-time visitor's cached page: ask, as its script does
+            reply = self.opener.open(f"{url}/csrf-token", timeout=10).read()
+            self.token = json.loads(reply)["token"]
 
     def listen(self, position: float) -> None:
         """Post an audio beacon: one 'progressed' statement."""

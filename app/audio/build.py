@@ -388,16 +388,7 @@ def build_audio(
     for result in _run(jobs, workers):
         plan, i = where_of[result.index]
         outcome = plan.outcomes[i]
-        if result.error:
-            outcome.status, outcome.reason = "failed", result.error
-        else:
-            outcome.status, outcome.engine, outcome.duration = (
-                "built",
-                result.engine,
-                result.duration,
-            )
-            outcome.reason = "; ".join(result.failures)
-            plan.keys[i] = result.key
+        _record(plan, i, result)
         done += 1
         elapsed = time.monotonic() - started
         eta = elapsed / done * (len(jobs) - done)
@@ -437,6 +428,17 @@ def _plan_module(course: Course, module: Module, engines: list[Engine], store: S
         outcomes.append(outcome)
         keys.append(key)
     return _Planned(course, module, chapters, outcomes, keys)
+
+
+def _record(plan: _Planned, i: int, result: JobResult) -> None:
+    """Write one synthesis result into the plan: the section's outcome and, when built, its key."""
+    section = plan.outcomes[i]
+    if result.error:
+        section.status, section.reason = "failed", result.error
+        return
+    section.status, section.engine, section.duration = "built", result.engine, result.duration
+    section.reason = "; ".join(result.failures)
+    plan.keys[i] = result.key
 
 
 def _run(jobs: list[Job], workers: int | None):  # type: ignore[no-untyped-def]
@@ -590,18 +592,9 @@ def build_module_audio(
             )
         )
         section = plan.outcomes[i]
-        if result.error:
-            section.status, section.reason = "failed", result.error
-        else:
-            section.status, section.engine, section.duration = (
-                "built",
-                result.engine,
-                result.duration,
-            )
-            section.reason = "; ".join(result.failures)
-            plan.keys[i] = result.key
-            if result.engine != names[0]:
-                outcome.fallbacks.append(f"{chapter.id}: {section.reason}")
+        _record(plan, i, result)
+        if not result.error and result.engine != names[0]:
+            outcome.fallbacks.append(f"{chapter.id}: {section.reason}")
         if progress is not None:
             progress(done, len(missing))
     report.sections.extend(plan.outcomes)

@@ -1,8 +1,8 @@
 """The loaded catalogue, kept in memory and reloaded when a content file changes.
 
-The check on every request is a walk of the content folder comparing (path, size, mtime) stamps:
-a few dozen `stat` calls, no file reads, so a trainer's edit shows on the next reload without
-restarting the server.
+The check (at most every CONTENT_RECHECK_SECONDS; on every request in tests) is a walk of the
+content folder comparing (path, size, mtime) stamps: a few dozen `stat` calls, no file reads,
+so a trainer's edit shows within seconds without restarting the server.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,8 +51,17 @@ def content_stamp(root: Path) -> Stamp:
 class ContentCache:
     """Holds one Catalogue per content root and reloads it when the files change."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        recheck_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.root = root
+        # The walk costs as much as serving a cached page: do it at most this often.
+        self.recheck_seconds = recheck_seconds
+        self.clock = clock
+        self._checked = float("-inf")
         self._lock = threading.Lock()
         self._stamp: Stamp | None = None
         self._catalogue = Catalogue()
@@ -58,6 +69,10 @@ class ContentCache:
 
     def get(self) -> Catalogue:
         """Return the catalogue, reloading it first if any content file changed."""
+        now = self.clock()
+        if self._stamp is not None and now - self._checked < self.recheck_seconds:
+            return self._catalogue
+        self._checked = now
         stamp = content_stamp(self.root)
         if stamp == self._stamp:
             return self._catalogue
@@ -80,7 +95,10 @@ class ContentCache:
 
 def init_app(app: Flask) -> None:
     """Give the app its catalogue cache (nothing is read until the first `catalogue_of`)."""
-    app.extensions[EXTENSION_KEY] = ContentCache(Path(app.config["CONTENT_DIR"]))
+    app.extensions[EXTENSION_KEY] = ContentCache(
+        Path(app.config["CONTENT_DIR"]),
+        recheck_seconds=float(app.config.get("CONTENT_RECHECK_SECONDS") or 0),
+    )
 
 
 def catalogue_of(app: Flask) -> Catalogue:

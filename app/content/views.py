@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, render_template, send_file
+from flask import Blueprint, abort, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from app.content import slots as _slots  # noqa: F401  (registers the pages' learner slots)
 from app.content.loader import MEDIA_TYPES
+from app.pages import PageState, render_page
 from app.progress.services import module_statuses, resume_point
-from app.web import catalogue, course_or_404, current_learner, eqf_preference
+from app.web import (
+    artefact_stamp,
+    catalogue,
+    content_version,
+    course_or_404,
+    current_learner,
+    eqf_preference,
+)
 
 bp = Blueprint("content", __name__)
 
@@ -21,15 +30,21 @@ MAX_MEDIA_NAME = 255
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """The course catalogue."""
-    courses = [c for c in catalogue().courses.values() if c.visible]
-    return render_template("content/catalogue.html", courses=courses)
+    return _catalogue_page()
 
 
 @bp.get("/<lang:lang>/")
 def home(lang: str) -> ResponseReturnValue:
     """The catalogue in a chosen language."""
+    return _catalogue_page()
+
+
+def _catalogue_page() -> ResponseReturnValue:
+    """The catalogue, one cached page per content version and language."""
     courses = [c for c in catalogue().courses.values() if c.visible]
-    return render_template("content/catalogue.html", courses=courses)
+    return render_page(
+        "content/catalogue.html", (content_version(), request.path), PageState(), courses=courses
+    )
 
 
 @bp.get("/<lang:lang>/<course_id>/")
@@ -37,13 +52,14 @@ def course(lang: str, course_id: str) -> ResponseReturnValue:
     """A course: its description and its modules in order."""
     course = course_or_404(lang, course_id)
     statuses = module_statuses(current_learner(), course, lang)
-    return render_template(
+    eqf_level = eqf_preference()
+    return render_page(
         "content/course.html",
+        (content_version(), course.id, lang, eqf_level),
+        PageState(statuses=statuses, resume=resume_point(statuses)),
         course=course,
         lang=lang,
-        statuses=statuses,
-        resume=resume_point(statuses),
-        eqf_level=eqf_preference(),
+        eqf_level=eqf_level,
     )
 
 
@@ -69,18 +85,17 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         translation_problems = [
             p for p in entry.translation_problems if p.path.rsplit("/", 1)[-1] == f"{lang}.md"
         ]
-    status = module_statuses(current_learner(), course, lang).get(module.id)
-    audio_resume = None
-    if status and status.last_audio_section and module.section(status.last_audio_section):
-        audio_resume = {
-            "section": status.last_audio_section,
-            "position": status.last_audio_position or 0.0,
-        }
-    return render_template(
+    learner = current_learner()
+    status = module_statuses(learner, course, lang).get(module.id) if learner else None
+    eqf_level = eqf_preference()
+    return render_page(
         "content/module.html",
-        status=status,
-        audio_resume=audio_resume,
-        eqf_level=eqf_preference(),
+        (content_version(), course.id, module.id, lang, eqf_level)
+        + artefact_stamp(course, module.language),
+        PageState(status=status),
+        # A trainer's page lists the translation's errors: theirs alone, not cached.
+        shared=not translation_problems,
+        eqf_level=eqf_level,
         course=course,
         module=module,
         fallback=fallback,

@@ -15,7 +15,6 @@ from app.accounts.models import User
 from app.content.model import Course, Module
 from app.database import write_transaction
 from app.extensions import db
-from app.i18n import languages
 from app.progress.models import Statement
 from app.quizzes.models import QuizAttempt
 from app.quizzes.review import reviewed_questions
@@ -57,11 +56,6 @@ def _matrix_labels() -> dict[str, str]:
         "pdf": _("PDF: %(num)d"),
         "certificate": _("certificate %(code)s"),
     }
-
-
-def _check_lang(lang: str) -> None:
-    if lang not in languages():
-        abort(404)
 
 
 def _group_or_404(group_id: int) -> Group:
@@ -110,7 +104,6 @@ def _group_form(lang: str) -> GroupForm:
 @trainer_required
 def index(lang: str) -> ResponseReturnValue:
     """The trainer's groups, and a form to create one."""
-    _check_lang(lang)
     form = _group_form(lang)
     if form.validate_on_submit():
         course = catalogue().course(form.course.data or "")
@@ -149,7 +142,6 @@ def _int_arg(name: str) -> int | None:
 @trainer_required
 def report(lang: str, group_id: int) -> ResponseReturnValue:
     """The group's progress matrix, filters, outcome mastery, charts, code and co-trainers."""
-    _check_lang(lang)
     group = _group_or_404(group_id)
     course = _course_of(group)
     result = group_report(group, course)
@@ -198,7 +190,6 @@ def report(lang: str, group_id: int) -> ResponseReturnValue:
 @trainer_required
 def report_csv(lang: str, group_id: int) -> ResponseReturnValue:
     """The group's progress as CSV: one row per learner and module."""
-    _check_lang(lang)
     group = _group_or_404(group_id)
     result = group_report(group, _course_of(group), with_outcomes=False)
     return _csv(progress_csv(result), f"progress-{group.code}.csv")
@@ -208,7 +199,6 @@ def report_csv(lang: str, group_id: int) -> ResponseReturnValue:
 @trainer_required
 def regenerate(lang: str, group_id: int) -> ResponseReturnValue:
     """Give the group a new join code (the old link stops working)."""
-    _check_lang(lang)
     if not EmptyForm().validate_on_submit():
         abort(400)
     write_transaction()
@@ -225,7 +215,6 @@ def regenerate(lang: str, group_id: int) -> ResponseReturnValue:
 @trainer_required
 def add_trainer(lang: str, group_id: int) -> ResponseReturnValue:
     """Share the group with another trainer, by e-mail."""
-    _check_lang(lang)
     form = CoTrainerForm()
     write_transaction()
     group = _group_or_404(group_id)
@@ -248,7 +237,6 @@ def add_trainer(lang: str, group_id: int) -> ResponseReturnValue:
 @trainer_required
 def remove_trainer(lang: str, group_id: int, user_id: int) -> ResponseReturnValue:
     """Stop sharing the group with a co-trainer."""
-    _check_lang(lang)
     if not EmptyForm().validate_on_submit():
         abort(400)
     write_transaction()
@@ -271,7 +259,6 @@ def _module_in(course: Course, module_id: str, language: str) -> Module:
 @trainer_required
 def learner(lang: str, group_id: int, user_id: int) -> ResponseReturnValue:
     """One member: their modules, their attempts as they saw them, and their timeline."""
-    _check_lang(lang)
     group = _group_or_404(group_id)
     user = db.session.get(User, user_id)
     # Only while they are a member: someone who left is no longer this trainer's to see.
@@ -328,7 +315,6 @@ def learner(lang: str, group_id: int, user_id: int) -> ResponseReturnValue:
 
 def _stats_request(lang: str, course_id: str, module_id: str):  # type: ignore[no-untyped-def]
     """Course, module, language, group and attempt choice of a question-statistics request."""
-    _check_lang(lang)
     course = catalogue().course(course_id)
     if course is None or not course.visible:
         abort(404)
@@ -380,7 +366,6 @@ def questions_csv(lang: str, course_id: str, module_id: str) -> ResponseReturnVa
 @bp.route("/<lang:lang>/join/<code>", methods=["GET", "POST"])
 def join(lang: str, code: str) -> ResponseReturnValue:
     """A join link: confirm to join; a guest signs in or registers first, then confirms."""
-    _check_lang(lang)
     group = services.group_by_code(code)
     if group is None:
         abort(404)
@@ -426,7 +411,6 @@ def join(lang: str, code: str) -> ResponseReturnValue:
 @login_required
 def leave(lang: str, group_id: int) -> ResponseReturnValue:
     """Leave a group: its trainers stop seeing your progress."""
-    _check_lang(lang)
     if not EmptyForm().validate_on_submit():
         abort(400)
     write_transaction()

@@ -75,21 +75,39 @@
     }
   }
 
+  // The page's CSRF token. A first-time visitor's page is the same cached bytes for everyone
+  // and carries none: ask the server once for this session's token (it starts the session).
+  var tokenRequest = null;
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
+    var token = meta ? meta.getAttribute("content") : "";
+    if (token) return Promise.resolve(token);
+    if (!tokenRequest) {
+      tokenRequest = fetch("/csrf-token", { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : { token: "" }; })
+        .then(function (data) {
+          if (meta && data.token) meta.setAttribute("content", data.token);
+          tokenRequest = null;
+          return data.token || "";
+        })
+        .catch(function () { tokenRequest = null; return ""; });
+    }
+    return tokenRequest;
   }
+  window.AcademyCsrf = csrfToken;
 
   // Progress beacon: shared with the audio player (window.AcademyProgress.send).
   function sendProgress(payload) {
     var url = document.body.getAttribute("data-progress-url");
     if (!url) return Promise.resolve(null);
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      keepalive: true,
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(payload)
+    return csrfToken().then(function (token) {
+      return fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        keepalive: true,
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+        body: JSON.stringify(payload)
+      });
     }).then(function (response) {
       return response.ok ? response.json() : null;
     }).then(function (data) {

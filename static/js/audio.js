@@ -17,8 +17,8 @@
   const speed = $("[data-audio-speed]");
   const readalong = $("[data-audio-readalong]");
   const progressUrl = root.dataset.progressUrl || "";
-  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  const csrf = csrfMeta ? csrfMeta.content : "";
+  // app.js hands out the CSRF token (fetching one for a first-time visitor's cached page).
+  const csrfToken = () => (window.AcademyCsrf ? window.AcademyCsrf() : Promise.resolve(""));
   const RATES = [0.75, 1, 1.25, 1.5, 1.75, 2];
   const REPORT_EVERY = 10; // seconds of listening between two progress reports
 
@@ -194,13 +194,17 @@
       listened: Math.round(heard * 10) / 10,
       duration: Math.round(duration() * 10) / 10,
     });
-    fetch(progressUrl, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body,
-      credentials: "same-origin",
-      keepalive: true,
-    }).catch(() => {}); // progress is best effort: listening never stops on a failed report
+    csrfToken()
+      .then((csrf) =>
+        fetch(progressUrl, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+          body,
+          credentials: "same-origin",
+          keepalive: true,
+        }),
+      )
+      .catch(() => {}); // progress is best effort: listening never stops on a failed report
   }
 
   function showTime() {

@@ -1,0 +1,270 @@
+"""Pages rendered once and served as bytes; the per-learner parts are filled in per request.
+
+A page that is the same for every learner at a content version, language and EQF level (the
+catalogue, a course, a module) is rendered once into a `Page`: its HTML split around *slots*,
+the places where one learner's page differs from another's (CSRF token, account links,
+flashed messages, progress ticks, resume point, best quiz score). A template marks a slot
+with `{{ mine('name', *args) }}`; each request then joins the cached text with the slots'
+values, computed by small functions registered with `@slot('name')`. The result is plain
+server-side HTML: it works without JavaScript.
+
+A first-time visitor (no session, not signed in) is sent the very same bytes as every other
+one: no session is created and the CSRF token is left empty. The page's script asks
+`/csrf-token` for one the first time it needs to post (a progress beacon); the pages a visitor
+posts from without script (sign-in, registration, the quiz) are not cached and carry their own.
+
+Whatever the template renders outside a slot is cached as it is, so a layout change needs no
+change here; only a new per-learner part needs a slot. While a shared page renders, the
+template sees no learner at all (`current_user` raises, `csrf_token()` yields a slot), so a
+per-learner value cannot leak into the bytes every learner is sent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, session
+from flask_login import current_user
+from markupsafe import Markup
+
+# Marks a slot in captured HTML. Content cannot contain it: Markdown turns NUL into U+FFFD
+# and every other value reaching a template is escaped text that never holds a NUL.
+MARK = "\x00"
+
+SlotFunction = Callable[..., str]
+_SLOTS: dict[str, SlotFunction] = {}
+
+
+def slot(name: str) -> Callable[[SlotFunction], SlotFunction]:
+    """Register `func(state, *args) -> html` as the per-request value of slot `name`."""
+
+    def register(func: SlotFunction) -> SlotFunction:
+        _SLOTS[name] = func
+        return func
+
+    return register
+
+
+class PageState(dict[str, Any]):
+    """What a page's slots may read about this request's learner (the view fills it)."""
+
+
+def _state() -> PageState:
+    state = g.get("page_state")
+    if state is None:
+        state = g.page_state = PageState()
+    return state
+
+
+def mine(name: str, *args: Hashable) -> Markup:
+    """Template global: a per-learner part of the page (a slot while a shared page renders)."""
+    capture = g.get("page_capture")
+    if capture is not None:
+        capture.append((name, args))
+        return Markup(MARK)
+    return Markup(_SLOTS[name](_state(), *args))
+
+
+class _NoLearner:
+    """`current_user` while a shared page renders: reading it is a bug, said loudly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(
+            f"a cached page read current_user.{name}: put per-learner parts in a slot "
+            "({{ mine('...') }}, see app/pages.py)"
+        )
+
+
+class Page:
+    """A rendered page split around its slots."""
+
+    __slots__ = ("chunks", "slots", "fresh")
+
+    def __init__(self, html: str, slots: list[tuple[str, tuple[Hashable, ...]]]) -> None:
+        self.chunks = html.split(MARK)
+        if len(self.chunks) != len(slots) + 1:
+            raise RuntimeError("a slot mark appeared in the page's own text")
+        self.slots = tuple(slots)
+        # What every first-time visitor (no session, not signed in) gets, made on first use.
+        self.fresh: bytes | None = None
+
+    def fill(self, state: PageState) -> str:
+        """The page for one learner."""
+        parts = [self.chunks[0]]
+        for (name, args), chunk in zip(self.slots, self.chunks[1:], strict=True):
+            parts.append(_SLOTS[name](state, *args))
+            parts.append(chunk)
+        return "".join(parts)
+
+    def fill_fresh(self) -> bytes:
+        """The page for a visitor with no session: the same bytes for all of them."""
+        if self.fresh is None:
+            self.fresh = self.fill(PageState(fresh=True)).encode()
+        return self.fresh
+
+
+class PageCache:
+    """Rendered pages by key, for one catalogue generation; bounded, least recently used out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pages: OrderedDict[Hashable, Page] = OrderedDict()
+        self._lock = threading.Lock()
+        self.renders = 0  # how many pages were actually rendered (tests and bench read it)
+
+    def get(self, key: Hashable) -> Page | None:
+        """The cached page for `key`, marked recently used."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: Hashable, page: Page) -> None:
+        """Keep `page`, dropping the least recently used beyond the size."""
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+            self.renders += 1
+
+    def clear(self) -> None:
+        """Forget every page (the content changed)."""
+        with self._lock:
+            self._pages.clear()
+
+
+def page_cache(app: Flask | None = None) -> PageCache:
+    """This app's page cache."""
+    app = app or current_app
+    cache = app.extensions.get("academy.pages")
+    if cache is None:
+        cache = app.extensions["academy.pages"] = PageCache(int(app.config["PAGE_CACHE_SIZE"]))
+    return cache
+
+
+def _capture(template: str, context: dict[str, Any]) -> Page:
+    """Render `template` as every learner shares it, slots marked."""
+    g.page_capture = []
+    try:
+        html = render_template(
+            template,
+            **context,
+            current_user=_NoLearner(),
+            csrf_token=lambda: mine("csrf"),
+        )
+        return Page(html, g.page_capture)
+    finally:
+        g.page_capture = None
+
+
+def render_page(
+    template: str,
+    key: tuple[Hashable, ...],
+    state: PageState,
+    shared: bool = True,
+    **context: Any,
+) -> Response:
+    """Serve `template` from the page cache under `key`, slots filled from `state`.
+
+    :param key: everything the shared HTML depends on besides the template and the language
+        (content version, ids, EQF level, artefact stamps); learner data never belongs in it.
+    :param state: the per-learner values this page's slots read.
+    :param shared: False renders this one page directly (it shows something only this
+        viewer may see, e.g. a trainer's error list) and leaves the cache alone.
+    """
+    from flask_babel import get_locale
+
+    if not shared:
+        g.page_state = state
+        return Response(render_template(template, **context), mimetype="text/html")
+
+    cache = page_cache()
+    full_key = (template, str(get_locale()), *key)
+    page = cache.get(full_key)
+    if page is None:
+        page = _capture(template, context)
+        cache.put(full_key, page)
+    g.page_state = state
+    if not session and not current_user.is_authenticated:
+        return Response(page.fill_fresh(), mimetype="text/html")
+    return Response(page.fill(state), mimetype="text/html")
+
+
+# --- The slots of base.html, on every page -------------------------------------------------
+
+_TOKEN = "\x01"  # stands for the CSRF token inside a memoized fragment
+
+
+@slot("csrf")
+def _csrf(state: PageState) -> str:
+    """This session's CSRF token; none for a first-time visitor (see /csrf-token)."""
+    from flask_wtf.csrf import generate_csrf
+
+    if state.get("fresh"):
+        return ""
+    return str(Markup.escape(generate_csrf()))
+
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/csrf-token")
+def csrf_token() -> Response:
+    """A CSRF token for this session (starting one), for a cached page's script to post with."""
+    from flask_wtf.csrf import generate_csrf
+
+    response = jsonify(token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _fragment(template: str, memo_key: Hashable, **context: Any) -> str:
+    """A small template rendered once per `memo_key` (and language), the token left open."""
+    from flask_babel import get_locale
+
+    memo = current_app.extensions.setdefault("academy.fragments", {})
+    key = (template, str(get_locale()), memo_key)
+    html = memo.get(key)
+    if html is None:
+        if len(memo) > 4096:  # one entry per page path and kind of visitor: keep it bounded
+            memo.clear()
+        html = current_app.jinja_env.get_template(template).render(csrf_token=_TOKEN, **context)
+        memo[key] = html
+    return html
+
+
+@slot("account_nav")
+def _account_nav(state: PageState, page_lang: str, path: str) -> str:
+    """Sign-in links for a guest; the dashboard, trainer and admin pages and sign-out otherwise."""
+    signed_in = bool(current_user.is_authenticated)
+    trainer = signed_in and bool(current_user.is_trainer)
+    admin = signed_in and current_user.role == "admin"
+    html = _fragment(
+        "_account_nav.html",
+        (page_lang, path, signed_in, trainer, admin),
+        page_lang=page_lang,
+        path=path,
+        signed_in=signed_in,
+        trainer=trainer,
+        admin=admin,
+    )
+    return html.replace(_TOKEN, _csrf(state)) if _TOKEN in html else html
+
+
+@slot("flashes")
+def _flashes(state: PageState) -> str:
+    """Messages flashed to this visitor by the previous request."""
+    from flask import get_flashed_messages
+
+    if state.get("fresh"):
+        return ""
+    messages = get_flashed_messages()
+    if not messages:
+        return ""
+    body = "".join(f"<p>{Markup.escape(m)}</p>" for m in messages)
+    return f'<div class="flashes" role="status">{body}</div>'
