@@ -179,3 +179,40 @@ def test_forgot_password_emails_a_link_through_a_real_smtp_server(tmp_path: Path
         controller.stop()
     with app.app_context():
         assert admin.reset_for(path.rsplit("/", 1)[1]) is None
+
+
+def test_a_mail_server_that_is_down_gets_a_clear_message_and_stores_no_link(
+    tmp_path: Path,
+) -> None:
+    # A free port nobody listens on: the connection is refused.
+    app = make_app(tmp_path, COURSES, SMTP_URL=f"smtp://127.0.0.1:{free_port()}")
+    setup_users(app)
+    client = app.test_client()
+    token = csrf_from(client, "/en/forgot")
+    response = client.post("/en/forgot", data={"csrf_token": token, "email": "lea@example.org"})
+    assert response.status_code == 200
+    assert "could not be sent just now" in response.data.decode()
+    with app.app_context():
+        assert db.session.execute(db.text("SELECT count(*) FROM password_resets")).scalar() == 0
+    # The password is unchanged: the learner still signs in with it.
+    assert login(app.test_client(), "lea@example.org").status_code == 302
+
+
+def test_a_reset_link_expires_after_a_day_and_a_new_one_replaces_the_old(app: Flask) -> None:
+    from datetime import timedelta
+
+    from app.accounts.models import utcnow
+    from app.database import write_transaction
+
+    with app.app_context():
+        write_transaction()
+        lea = db.session.get(User, user_id(app, "lea@example.org"))
+        stale = admin.issue_reset(lea, now=utcnow() - admin.RESET_LIFETIME - timedelta(minutes=1))
+        first = admin.issue_reset(lea)
+        second = admin.issue_reset(lea)
+        db.session.commit()
+    client = app.test_client()
+    assert client.get(f"/en/reset/{stale}").status_code == 410
+    assert client.get(f"/en/reset/{first}").status_code == 410
+    assert client.get(f"/en/reset/{second}").status_code == 200
+    assert client.get(f"/it/reset/{second}").data.decode().count("Scegli una nuova password") >= 1

@@ -26,7 +26,6 @@ from app.accounts.forms import EmptyForm, ForgotForm, ResetForm
 from app.accounts.models import ROLES, User
 from app.database import write_transaction
 from app.extensions import db, limiter, login_manager
-from app.i18n import languages
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
@@ -47,9 +46,10 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def _check_lang(lang: str) -> None:
-    if lang not in languages():
-        abort(404)
+def role_label(role: str) -> str:
+    """A role's name in the interface language."""
+    labels = {"learner": _("learner"), "trainer": _("trainer"), "admin": _("admin")}
+    return labels.get(role, role)
 
 
 def _user_or_404(user_id: int) -> User:
@@ -63,7 +63,6 @@ def _user_or_404(user_id: int) -> User:
 @admin_required
 def accounts(lang: str) -> ResponseReturnValue:
     """Every account, searchable by name or e-mail, with its role and state."""
-    _check_lang(lang)
     query = request.args.get("q", "")[:100]
     page = request.args.get("page", "1")
     page_number = int(page) if page.isdigit() and len(page) < 6 else 1
@@ -77,6 +76,7 @@ def accounts(lang: str) -> ResponseReturnValue:
         page=page_number,
         pages=max(1, -(-total // PAGE_SIZE)),
         roles=ROLES,
+        role_label=role_label,
         form=EmptyForm(),
     )
 
@@ -89,7 +89,6 @@ def _back(lang: str) -> ResponseReturnValue:
 @admin_required
 def role(lang: str, user_id: int) -> ResponseReturnValue:
     """Give an account another role."""
-    _check_lang(lang)
     if not EmptyForm().validate_on_submit():
         abort(400)
     write_transaction()
@@ -102,7 +101,7 @@ def role(lang: str, user_id: int) -> ResponseReturnValue:
     except admin.AccountError:
         abort(400)
     db.session.commit()
-    flash(_("%(email)s is now %(role)s.", email=user.email, role=user.role))
+    flash(_("%(email)s is now %(role)s.", email=user.email, role=role_label(user.role)))
     return _back(lang)
 
 
@@ -110,7 +109,6 @@ def role(lang: str, user_id: int) -> ResponseReturnValue:
 @admin_required
 def disable(lang: str, user_id: int) -> ResponseReturnValue:
     """Disable an account (it is signed out everywhere) or enable it again."""
-    _check_lang(lang)
     if not EmptyForm().validate_on_submit():
         abort(400)
     write_transaction()
@@ -132,7 +130,6 @@ def disable(lang: str, user_id: int) -> ResponseReturnValue:
 @admin_required
 def issue_reset(lang: str, user_id: int) -> ResponseReturnValue:
     """A one-time reset link, shown once, for the admin to pass on."""
-    _check_lang(lang)
     if not EmptyForm().validate_on_submit():
         abort(400)
     write_transaction()
@@ -151,7 +148,6 @@ def issue_reset(lang: str, user_id: int) -> ResponseReturnValue:
 @limiter.limit(FORGOT_LIMIT, methods=["POST"])
 def forgot(lang: str) -> ResponseReturnValue:
     """Ask for a reset link by e-mail, or learn whom to ask when the site sends no e-mail."""
-    _check_lang(lang)
     smtp_url = current_app.config["SMTP_URL"]
     form = ForgotForm()
     if smtp_url and form.validate_on_submit():
@@ -195,7 +191,6 @@ def forgot(lang: str) -> ResponseReturnValue:
 @bp.route("/<lang:lang>/reset/<token>", methods=["GET", "POST"])
 def reset(lang: str, token: str) -> ResponseReturnValue:
     """Choose a new password from a one-time link."""
-    _check_lang(lang)
     if admin.reset_for(token) is None:
         return render_template("accounts/reset.html", lang=lang, form=None), 410
     form = ResetForm()
