@@ -216,3 +216,14 @@ def test_a_reset_link_expires_after_a_day_and_a_new_one_replaces_the_old(app: Fl
     assert client.get(f"/en/reset/{first}").status_code == 410
     assert client.get(f"/en/reset/{second}").status_code == 200
     assert client.get(f"/it/reset/{second}").data.decode().count("Scegli una nuova password") >= 1
+
+
+def test_only_admins_see_the_accounts_link_on_cached_pages(app: Flask) -> None:
+    link = 'href="/en/admin/accounts/"'
+    # The catalogue is a cached page: the link lives in its per-learner account slot.
+    assert link in signed_in(app, "root@example.org").get("/en/").data.decode()
+    assert link not in signed_in(app, "tina@example.org").get("/en/").data.decode()
+    assert link not in app.test_client().get("/en/").data.decode()
+    assert 'href="/it/admin/accounts/">Account<' in (
+        signed_in(app, "root@example.org").get("/it/").data.decode()
+    )
