@@ -202,10 +202,8 @@ def test_a_reset_link_expires_after_a_day_and_a_new_one_replaces_the_old(app: Fl
     from datetime import timedelta
 
     from app.accounts.models import utcnow
-    from app.database import write_transaction
 
     with app.app_context():
-        write_transaction()
         lea = db.session.get(User, user_id(app, "lea@example.org"))
         stale = admin.issue_reset(lea, now=utcnow() - admin.RESET_LIFETIME - timedelta(minutes=1))
         first = admin.issue_reset(lea)

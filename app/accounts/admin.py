@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select, update
 
 from app.accounts.models import ROLES, PasswordReset, User, utcnow
 from app.accounts.services import AccountError, hash_password, normalise_email
+from app.database import writes
 from app.extensions import db
 
 RESET_LIFETIME = timedelta(hours=24)
@@ -58,6 +59,7 @@ def _other_active_admins(user: User) -> int:
     )
 
 
+@writes
 def set_role(user: User, role: str) -> None:
     """Change an account's role.
 
@@ -71,6 +73,7 @@ def set_role(user: User, role: str) -> None:
     db.session.flush()
 
 
+@writes
 def set_disabled(user: User, disabled: bool) -> None:
     """Disable (its sessions end at once) or enable an account.
 
@@ -88,6 +91,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+@writes
 def issue_reset(user: User, now: datetime | None = None) -> str:
     """A new one-time reset token for the user (earlier unused ones stop working)."""
     now = now or utcnow()
@@ -122,6 +126,7 @@ def reset_for(token: str, now: datetime | None = None) -> PasswordReset | None:
     return reset if user is not None and not user.disabled else None
 
 
+@writes
 def redeem_reset(token: str, password: str, now: datetime | None = None) -> User:
     """Set a new password with a reset token, once; every other session of the account ends.
 
