@@ -77,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     from app.audio.views import bp as audio_bp
     from app.content.views import bp as content_bp
     from app.health import bp as health_bp
+    from app.offline.views import bp as offline_bp
     from app.pages import bp as pages_bp
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
@@ -106,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(xapi_admin_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(scorm_bp)
+    app.register_blueprint(offline_bp)
 
 
 def register_errors(app: Flask) -> None:

@@ -206,6 +206,8 @@ NOT_PAGES = {
     "audio.section_vtt",
     "audio.module_mp3",
     "audio.module_vtt",
+    "offline.service_worker",  # JavaScript
+    "offline.manifest",  # JSON
     "audio.transcript_txt",
     "pdf.module_pdf",
     "pdf.course_pdf",

@@ -157,6 +157,8 @@ def record(
     section_id: str | None = None,
     result: dict[str, Any] | None = None,
     channel: str = "web",
+    statement_id: str | None = None,
+    timestamp: datetime | None = None,
 ) -> Statement:
     """Store one statement about a module and bring the learner's summary up to date.
 
@@ -165,7 +167,11 @@ def record(
     :param section_id: the section the statement is about, if any; it must exist in the module.
     :param result: verb-specific numbers, e.g. {"score": 0.8} or {"position": 12.5, ...}.
     :param channel: web, audio or pdf.
-    :raises ProgressError: for an unknown verb, channel or section.
+    :param statement_id: the id the client gave the event (a UUID): an event sent again (an
+        offline queue flushed twice, a retry after a lost answer) is stored once.
+    :param timestamp: when the event happened, if before now (an event queued offline).
+    :raises ProgressError: for an unknown verb, channel or section, or an id already used by
+        another learner or for another event.
     """
     if verb not in VERBS or verb == "completed":
         raise ProgressError(f"unknown verb {verb!r}")
@@ -175,11 +181,28 @@ def record(
         raise ProgressError(f"module {module.id!r} has no section {section_id!r}")
 
     row = _locked_row(learner, course.id, module.id)
+    if statement_id is not None:
+        # Checked under the learner's row lock: two copies sent at once are serialised here.
+        earlier = db.session.scalar(select(Statement).where(Statement.uuid == statement_id))
+        if earlier is not None:
+            same = (earlier.learner, earlier.verb, earlier.module_id, earlier.section_id) == (
+                learner,
+                verb,
+                module.id,
+                section_id,
+            )
+            if not same:
+                raise ProgressError("this statement id is already used")
+            return earlier
     now = utcnow()
+    if timestamp is not None and timestamp < now:
+        now = timestamp
     context = {"channel": channel, "language": language}
     statement = _new_statement(
         learner, verb, course.id, module.id, section_id, result, context, now
     )
+    if statement_id is not None:
+        statement.uuid = statement_id
     summary = apply(_summary_of(row), _event(statement))
     _complete_module_if_done(learner, course, module, summary, context, now)
     _store(row, summary)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -54,6 +57,35 @@ def _seconds(value: object, upper: float) -> float | None:
     return number if math.isfinite(number) and 0 <= number <= upper else None
 
 
+# How far back an event queued offline may be dated; older ones are dated when they arrive.
+MAX_OFFLINE_AGE = timedelta(days=60)
+
+
+def _statement_id(value: object) -> str | None:
+    """A client's statement id in canonical form (a UUID), or None when it is not one."""
+    if not isinstance(value, str) or len(value) != 36:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def _when(value: object) -> datetime | None:
+    """When a queued event happened: an ISO 8601 time with its zone, within MAX_OFFLINE_AGE."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    moment = moment.astimezone(UTC)
+    now = datetime.now(UTC)
+    return moment if now - MAX_OFFLINE_AGE <= moment <= now else None
+
+
 def _refuse(message: str) -> ResponseReturnValue:
     return jsonify(error=message), 400
 
@@ -71,12 +103,19 @@ def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     section = data.get("section")
     if not isinstance(section, str) or module.section(section) is None:
         return _refuse("unknown section")
+    statement_id = None
+    if data.get("id") is not None:
+        statement_id = _statement_id(data.get("id"))
+        if statement_id is None:
+            return _refuse("id must be a UUID")
+    # An event sent from an offline queue keeps its id (stored once) and its time.
+    once: dict[str, Any] = {"statement_id": statement_id, "timestamp": _when(data.get("timestamp"))}
     learner = current_learner(create=True)
     assert learner is not None
     try:
         if data.get("verb") == "section-read":
             services.record(
-                learner, course, module, "experienced", section_id=section, language=lang
+                learner, course, module, "experienced", section_id=section, language=lang, **once
             )
         elif data.get("verb") == "audio-progressed":
             duration = _seconds(data.get("duration"), MAX_AUDIO_SECONDS)
@@ -93,6 +132,7 @@ def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
                 language=lang,
                 channel="audio",
                 result={"position": position, "listened": listened, "duration": duration},
+                **once,
             )
         else:
             return _refuse("unknown verb")

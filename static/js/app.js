@@ -97,10 +97,18 @@
   }
   window.AcademyCsrf = csrfToken;
 
-  // Progress beacon: shared with the audio player (window.AcademyProgress.send).
-  function sendProgress(payload) {
-    var url = document.body.getAttribute("data-progress-url");
+  // Progress beacon: shared with the audio player (window.AcademyProgress.send). Through the
+  // offline outbox (offline.js) when the page has it: a statement id, kept until it is sent.
+  function sendProgress(payload, to) {
+    var url = to || document.body.getAttribute("data-progress-url");
     if (!url) return Promise.resolve(null);
+    if (window.AcademyOffline) {
+      return window.AcademyOffline.send(url, payload).then(function (data) {
+        if (data) showProgress(data);
+        else if (payload.verb === "section-read") showProgress({ read: [payload.section] });
+        return data;
+      });
+    }
     return csrfToken().then(function (token) {
       return fetch(url, {
         method: "POST",
