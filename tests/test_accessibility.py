@@ -197,6 +197,8 @@ NOT_PAGES = {
     "groups.questions_csv",
     "xapi.about",  # JSON for xAPI clients
     "xapi.get_statements",
+    "scorm.module_package",  # SCORM zips for trainers
+    "scorm.course_package",
 }
 
 # Violations per page, language and viewport, printed in the run's summary.
