@@ -143,6 +143,7 @@ def write_tagged(path: Path, data: bytes, **tags: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".mp3")
     try:
+        os.fchmod(fd, 0o644)  # readable by the front server too, as app/files.py explains
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         mp3.write_tags(Path(tmp), **tags)

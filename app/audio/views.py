@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, request, send_file, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.audio.artefacts import ChapterAudio, ModuleAudio, module_audio, store
 from app.content.model import Course, Module
-from app.web import module_or_404
+from app.web import module_or_404, send_artefact
 
 bp = Blueprint("audio", __name__)
 
@@ -31,14 +31,7 @@ def _send(path: Path, mimetype: str, version: str, name: str) -> ResponseReturnV
     """Send an artefact: ranges, ETag, and long caching only for a versioned URL."""
     if not path.is_file():
         abort(404)
-    response = send_file(
-        path,
-        mimetype=mimetype,
-        conditional=True,
-        etag=True,
-        download_name=name,
-        max_age=0,
-    )
+    response = send_artefact(path, mimetype, name)
     if request.args.get("v") == version:
         # The URL names this exact artefact: it can never change.
         response.cache_control.max_age = YEAR
