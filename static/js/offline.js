@@ -160,8 +160,9 @@
   const form = document.querySelector("form.quiz-form");
   const quizNote = document.querySelector("[data-offline-quiz]");
   if (form) {
-    form.addEventListener("submit", (event) => {
-      if (navigator.onLine) return;
+    // On the document, so the quiz's own check (questions left blank) has had its say first.
+    document.addEventListener("submit", (event) => {
+      if (event.target !== form || event.defaultPrevented || navigator.onLine) return;
       event.preventDefault();
       const body = Array.from(new FormData(form).entries()).map(([k, v]) => [k, String(v)]);
       put({ id: uuid(), kind: "form", url: form.action, created: Date.now(), body }).then(() => {
