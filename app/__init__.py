@@ -72,6 +72,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach the URL converters and every blueprint."""
+    from app.accounts.admin_views import bp as admin_bp
     from app.accounts.views import bp as accounts_bp
     from app.audio.views import bp as audio_bp
     from app.content.views import bp as content_bp
@@ -80,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     from app.pdf.views import bp as pdf_bp
     from app.progress.views import bp as progress_bp
     from app.quizzes.views import bp as quizzes_bp
+    from app.scorm.views import bp as scorm_bp
     from app.studio.views import bp as studio_bp
     from app.trainer.groups_views import bp as groups_bp
     from app.trainer.views import bp as trainer_bp
@@ -102,6 +104,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(studio_bp)
     app.register_blueprint(xapi_bp)
     app.register_blueprint(xapi_admin_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(scorm_bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -118,12 +122,14 @@ def register_commands(app: Flask) -> None:
     from app.content.cli import content_cli
     from app.pdf.cli import pdf_cli
     from app.quizzes.cli import export_gift, export_moodle_xml
+    from app.scorm.cli import export_scorm
     from app.tasks_cli import worker_command
     from app.trainer.cli import groups_cli, reports_cli
     from app.xapi.cli import xapi_cli
 
     content_cli.add_command(export_gift)
     content_cli.add_command(export_moodle_xml)
+    content_cli.add_command(export_scorm)
     app.cli.add_command(content_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audio_cli)

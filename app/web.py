@@ -12,8 +12,10 @@ import os
 import re
 import secrets
 from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
 
-from flask import abort, current_app, has_request_context, request, session
+from flask import Response, abort, current_app, has_request_context, request, send_file, session
 from flask_login import current_user
 from werkzeug.routing import BaseConverter
 
@@ -138,3 +140,64 @@ def module_or_404(lang: str, course_id: str, module_id: str) -> tuple[Course, Mo
     if found is None:
         abort(404)
     return course, found[0]
+
+
+def send_artefact(
+    path: Path,
+    mimetype: str,
+    download_name: str,
+    as_attachment: bool = False,
+    etag: str | bool = True,
+) -> Response:
+    """Send a built artefact under MEDIA_DIR: by nginx (X-Accel-Redirect) when configured.
+
+    The caller has checked access and found the file. With ACADEMY_ACCEL_REDIRECT set the
+    answer carries no body: nginx sends the file from its internal location, with ranges,
+    ETag and Last-Modified, keeping this answer's Content-Type, Content-Disposition and
+    Cache-Control. Otherwise the app sends it (ranges and ETag too).
+    """
+    prefix = str(current_app.config.get("ACCEL_REDIRECT") or "")
+    media = Path(current_app.config["MEDIA_DIR"]).resolve()
+    resolved = path.resolve()
+    if prefix and resolved.is_relative_to(media):
+        response = Response(status=200, mimetype=mimetype)
+        relative = quote(resolved.relative_to(media).as_posix())
+        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + relative
+        response.headers.set(
+            "Content-Disposition",
+            "attachment" if as_attachment else "inline",
+            filename=download_name,
+        )
+        response.headers["Accept-Ranges"] = "bytes"
+        response.cache_control.no_cache = True
+        return response
+    return send_file(
+        path,
+        mimetype=mimetype,
+        as_attachment=as_attachment,
+        download_name=download_name,
+        etag=etag,
+        conditional=True,
+        max_age=0,
+    )
+
+
+def sends_whole_file(response: Response, path: Path) -> bool:
+    """Whether `response` delivers the whole file (not a 304 revalidation or a range).
+
+    Read after `send_artefact`: when nginx will send the file, it decides ranges and 304s from
+    the request's headers and its own validators (ETag "<mtime hex>-<size hex>",
+    Last-Modified), so the same decision is taken here from the same inputs.
+    """
+    if "X-Accel-Redirect" not in response.headers:
+        return response.status_code == 200
+    if request.range is not None:
+        return False
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if request.if_none_match:
+        return not request.if_none_match.contains(f"{int(stat.st_mtime):x}-{stat.st_size:x}")
+    since = request.if_modified_since
+    return since is None or int(stat.st_mtime) > since.timestamp()

@@ -30,6 +30,8 @@ LAYERS: dict[str, int] = {
     "app.progress.models": MODELS,
     "app.quizzes.models": MODELS,
     "app.accounts.services": SERVICES,
+    "app.accounts.admin": SERVICES,
+    "app.accounts.admin_views": ENTRY,
     "app.progress.services": SERVICES,
     "app.quizzes.services": SERVICES,
     "app.quizzes.review": SERVICES,
@@ -55,6 +57,8 @@ LAYERS: dict[str, int] = {
     "app.xapi.outbox": ENTRY,  # the sender, run by the queue and by `flask xapi forward`
     "app.xapi.tasks": ENTRY,
     "app.xapi.admin": ENTRY,  # views of the admin and trainer pages
+    "app.scorm": ENTRY,  # the package builder renders pages; its views and command
+    "app.scorm.manifest": CORE,
     "app.trainer.models": MODELS,
     "app.trainer.groups": SERVICES,
     "app.trainer.reports": SERVICES,
