@@ -114,7 +114,7 @@ def migrated_sqlite() -> Path:
 
 
 class ClosingClient(FlaskClient):
-    """A test client that reads each response whole and closes it, as a browser's request ends.
+    """A test client that reads each response whole and closes it and its request body.
 
     Without it a file response (send_file: PDFs, MP3s, media) stays open until garbage collection,
     and with warnings as errors its ResourceWarning fails whichever test happens to run then.
@@ -123,7 +123,13 @@ class ClosingClient(FlaskClient):
     def open(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def, override]
         """Like FlaskClient.open, buffered unless a test asks for the stream."""
         kwargs.setdefault("buffered", True)
-        return super().open(*args, **kwargs)  # type: ignore[arg-type]
+        response = super().open(*args, **kwargs)  # type: ignore[arg-type]
+        # Werkzeug spools a large request body (an upload over 500 KB) to a temporary file and
+        # never closes it: close the body once the request is answered.
+        body = response.request.environ.get("wsgi.input")
+        if body is not None:
+            body.close()
+        return response
 
 
 def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: object) -> Flask:
