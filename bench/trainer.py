@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from app.content.views import catalogue
 from app.extensions import db
 from app.progress.models import ModuleProgress, Statement
 from app.quizzes import grading
-from app.quizzes.models import QuizAttempt
+from app.quizzes.models import LatestScore, QuizAttempt
 from app.trainer.models import Group, GroupMember
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,8 +89,10 @@ def populate(app) -> tuple[int, str]:  # type: ignore[no-untyped-def]
             insert(GroupMember),
             [{"group_id": group.id, "user_id": i, "joined_at": T0} for i in ids],
         )
-        statements, summaries, attempts = [], [], []
+        statements, summaries, attempts, latest = [], [], [], []
         per_learner = STATEMENTS // LEARNERS
+        # Which statements are PDF downloads (below): the summaries count them per module.
+        downloads = Counter(modules[n % len(modules)].id for n in range(0, per_learner, 25))
         for user_id in ids:
             key = f"u:{user_id}"
             for index, module in enumerate(modules):
@@ -106,13 +109,18 @@ def populate(app) -> tuple[int, str]:  # type: ignore[no-untyped-def]
                     "passed": result.passed(70), "pass_mark": 70, "started_at": when,
                     "submitted_at": when, "duration_seconds": 300.0,
                 })  # fmt: skip
+                latest.extend(
+                    {"learner": key, "course_id": course.id, "module_id": module.id,
+                     "question_id": question_id, "score": value}
+                    for question_id, value in result.per_question.items()
+                )  # fmt: skip
                 summaries.append({
                     "learner": key, "course_id": course.id, "module_id": module.id,
                     "sections_read": read, "audio_listened": {s: 60.0 for s in read[:2]},
                     "best_score": result.total, "quiz_passed": result.passed(70),
                     "completed_at": when if len(read) == len(sections) else None,
                     "last_activity": when, "statements": per_learner // len(modules),
-                    "last_language": "it",
+                    "last_language": "it", "pdf_downloads": downloads[module.id],
                 })  # fmt: skip
             for n in range(per_learner):
                 module = modules[n % len(modules)]
@@ -125,7 +133,7 @@ def populate(app) -> tuple[int, str]:  # type: ignore[no-untyped-def]
                     "timestamp": T0 + timedelta(minutes=n),
                 })  # fmt: skip
         for table, rows in ((Statement, statements), (ModuleProgress, summaries),
-                            (QuizAttempt, attempts)):  # fmt: skip
+                            (QuizAttempt, attempts), (LatestScore, latest)):  # fmt: skip
             for start in range(0, len(rows), 5000):
                 db.session.execute(insert(table), rows[start : start + 5000])
         db.session.commit()
