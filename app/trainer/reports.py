@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, select
+from sqlalchemy import Select, String, case, cast, func, literal, select
 
 from app.accounts.models import User, utcnow
 from app.content.model import Course, Module
@@ -328,52 +328,60 @@ def _mastery(
 ) -> list[tuple[ModuleColumn, str, str, int, int]]:
     """Mastery per outcome, counted by the database from the members' latest scores.
 
-    One column per outcome: each learner's mean score on the questions assessing it (which
-    question assesses which outcome, and the pass marks, come from the content as it is now),
-    then, over the learners, how many were assessed and how many reached the pass mark.
+    Per module, one column per outcome: each learner's mean score on the questions assessing
+    it (which question assesses which outcome, and the pass marks, come from the content as it
+    is now), then, over the learners, how many were assessed and how many reached the mark.
     """
     outcomes: list[tuple[ModuleColumn, str, str, list[str]]] = []
     for c in columns:
         for outcome in c.module.learning_outcomes:
             questions = [q.id for q in c.module.questions if outcome.id in q.outcomes]
             outcomes.append((c, outcome.id, outcome.text, questions))
-    assessed = [(n, o) for n, o in enumerate(outcomes) if o[3]]
     found: dict[int, tuple[int, int]] = {}
-    if assessed and members is not None:
-        per_learner = (
-            select(
-                *(
-                    func.avg(
-                        case(
-                            (
-                                and_(
-                                    LatestScore.module_id == c.id,
-                                    LatestScore.question_id.in_(questions),
-                                ),
-                                LatestScore.score,
-                            )
-                        )
-                    ).label(f"o{n}")
-                    for n, (c, _id, _text, questions) in assessed
-                )
-            )
-            .where(LatestScore.course_id == course_id, LatestScore.learner.in_(members))
-            .group_by(LatestScore.learner)
-            .subquery()
-        )
-        totals: list[Any] = []
-        for n, (c, *_rest) in assessed:
-            value = per_learner.c[f"o{n}"]
-            mark = c.pass_mark / 100 - 1e-9
-            totals.append(func.count(value))
-            totals.append(func.sum(case((value >= mark, 1), else_=0)))
-        result = db.session.execute(select(*totals)).one()
-        for k, (n, _outcome) in enumerate(assessed):
-            found[n] = (int(result[2 * k + 1] or 0), int(result[2 * k] or 0))
+    if members is not None:
+        for c in columns:
+            # One query per module: the database reads only that module's rows.
+            assessed = [(n, o[3]) for n, o in enumerate(outcomes) if o[0] is c and o[3]]
+            if assessed:
+                found.update(_module_mastery(c, assessed, members, course_id))
     return [
         (c, outcome_id, text, *found.get(n, (0, 0)))
         for n, (c, outcome_id, text, _questions) in enumerate(outcomes)
     ]
+
+
+def _module_mastery(
+    column: ModuleColumn, assessed: list[tuple[int, list[str]]], members: Any, course_id: str
+) -> dict[int, tuple[int, int]]:
+    """(mastered, assessed) per outcome of one module, keyed by the outcome's position."""
+    per_learner = (
+        select(
+            *(
+                func.avg(case((LatestScore.question_id.in_(questions), LatestScore.score))).label(
+                    f"o{n}"
+                )
+                for n, questions in assessed
+            )
+        )
+        .where(
+            LatestScore.course_id == course_id,
+            LatestScore.module_id == column.id,
+            LatestScore.learner.in_(members),
+        )
+        .group_by(LatestScore.learner)
+        .subquery()
+    )
+    mark = column.pass_mark / 100 - 1e-9
+    totals: list[Any] = []
+    for n, _questions in assessed:
+        value = per_learner.c[f"o{n}"]
+        totals.append(func.count(value))
+        totals.append(func.sum(case((value >= mark, 1), else_=0)))
+    result = db.session.execute(select(*totals)).one()
+    return {
+        n: (int(result[2 * k + 1] or 0), int(result[2 * k] or 0))
+        for k, (n, _questions) in enumerate(assessed)
+    }
 
 
 def fill_outcomes(row: LearnerRow, columns: list[ModuleColumn], course_id: str) -> None:
