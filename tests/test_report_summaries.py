@@ -148,7 +148,7 @@ def test_the_migration_fills_the_summaries_from_stored_history(tmp_path: Path) -
                 text(
                     "INSERT INTO module_progress (learner, course_id, module_id, sections_read,"
                     " audio_listened, quiz_passed, statements) VALUES"
-                    " ('u:1', 'c', 'm', '[]', '{}', false, 3),"
+                    """ ('u:1', 'c', 'm', '[]', '{"s1": 30.5, "s2": 10}', false, 3),"""
                     " ('u:2', 'c', 'm', '[]', '{}', false, 1)"
                 )
             )
@@ -185,9 +185,10 @@ def test_the_migration_fills_the_summaries_from_stored_history(tmp_path: Path) -
                 )
         upgrade()
         with db.engine.connect() as connection:
-            downloads = dict(
-                connection.execute(text("SELECT learner, pdf_downloads FROM module_progress")).all()
-            )
+            summaries = connection.execute(
+                text("SELECT learner, pdf_downloads, audio_seconds FROM module_progress")
+            ).all()
+            downloads = {learner: (pdfs, audio) for learner, pdfs, audio in summaries}
             course = connection.execute(
                 text("SELECT learner, course_id, pdf_downloads FROM course_progress")
             ).all()
@@ -195,6 +196,6 @@ def test_the_migration_fills_the_summaries_from_stored_history(tmp_path: Path) -
                 connection.execute(text("SELECT question_id, score FROM latest_scores")).all()
             )
         db.engine.dispose()
-    assert downloads == {"u:1": 2, "u:2": 0}
+    assert downloads == {"u:1": (2, 40.5), "u:2": (0, 0.0)}
     assert [tuple(r) for r in course] == [("u:2", "c", 2)]
     assert scores == {"q1": 1.0, "q2": 0.0}  # the latest attempt only

@@ -64,6 +64,8 @@ class ModuleProgress(db.Model):  # type: ignore[name-defined]
     statements: Mapped[int] = mapped_column(default=0)
     # "downloaded" statements about the module (its PDF): the reports' PDF channel.
     pdf_downloads: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Seconds of audio listened in all sections together (the sum of audio_listened).
+    audio_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class CourseProgress(db.Model):  # type: ignore[name-defined]

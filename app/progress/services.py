@@ -91,6 +91,7 @@ def _store(row: ModuleProgress, summary: Summary) -> None:
     row.last_activity = summary.last_activity
     row.statements = summary.statements
     row.pdf_downloads = summary.pdf_downloads
+    row.audio_seconds = round(sum(summary.audio_listened.values()), 3)
 
 
 def _locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
@@ -108,6 +109,7 @@ def _locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
             quiz_passed=False,
             statements=0,
             pdf_downloads=0,
+            audio_seconds=0.0,
         )
         .on_conflict_do_nothing(index_elements=["learner", "course_id", "module_id"])
     )

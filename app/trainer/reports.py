@@ -202,9 +202,9 @@ def group_report(
         report.mastery = _mastery(columns, None, course.id) if with_mastery else []
         return report
     members = member_keys_query(group)
-    _fill_light(rows, members, course.id)
+    _fill_light(rows, members, course.id, columns if details else None)
     if details:
-        _fill_details(rows, members, course.id, columns)
+        _fill_attempts(rows, members, course.id)
     elif with_sections:
         _fill_sections(rows, members, course.id, columns)
     if with_mastery:
@@ -229,8 +229,18 @@ def _chunks(keys: list[str], size: int = 900) -> Iterable[list[str]]:
         yield keys[start : start + size]
 
 
-def _fill_light(rows: dict[str, LearnerRow], members: Any, course_id: str) -> None:
-    """Status, best score, PDF downloads and last activity of every cell; completions."""
+def _fill_light(
+    rows: dict[str, LearnerRow],
+    members: Any,
+    course_id: str,
+    columns: list[ModuleColumn] | None = None,
+) -> None:
+    """Status, best score, PDF downloads and last activity of every cell; completions.
+
+    :param columns: also the details of every cell (sections read, audio), in the same query.
+    """
+    detail_columns = (ModuleProgress.sections_read, ModuleProgress.audio_seconds) if columns else ()
+    sections = {c.id: _sections(c) for c in columns or ()}
     result = db.session.execute(
         select(
             ModuleProgress.learner,
@@ -241,9 +251,10 @@ def _fill_light(rows: dict[str, LearnerRow], members: Any, course_id: str) -> No
             ModuleProgress.last_activity,
             ModuleProgress.statements,
             ModuleProgress.pdf_downloads,
+            *detail_columns,
         ).where(ModuleProgress.course_id == course_id, ModuleProgress.learner.in_(members))
     )
-    for learner, module_id, best, passed, done, last, count, pdfs in result:
+    for learner, module_id, best, passed, done, last, count, pdfs, *detail in result:
         row = rows.get(learner)
         cell = row.cells.get(module_id) if row is not None else None
         if cell is None:  # a module since removed or hidden
@@ -253,6 +264,11 @@ def _fill_light(rows: dict[str, LearnerRow], members: Any, course_id: str) -> No
         cell.passed = bool(passed)
         cell.last_activity = last
         cell.pdf_downloads = pdfs or 0
+        if detail:
+            read, audio = detail
+            current = sections[module_id]
+            cell.sections_read = sum(1 for s in read or [] if s in current)
+            cell.audio_seconds = audio or 0.0
     completions = db.session.execute(
         select(
             CourseCompletion.learner, CourseCompletion.completed_at, CourseCompletion.code
@@ -300,7 +316,7 @@ def _fill_details(
             ModuleProgress.learner,
             ModuleProgress.module_id,
             ModuleProgress.sections_read,
-            ModuleProgress.audio_listened,
+            ModuleProgress.audio_seconds,
         ).where(ModuleProgress.course_id == course_id, ModuleProgress.learner.in_(learners))
     )
     for learner, module_id, read, audio in result:
@@ -310,7 +326,12 @@ def _fill_details(
             continue
         current = sections[module_id]
         cell.sections_read = sum(1 for s in read or [] if s in current)
-        cell.audio_seconds = sum(float(v) for v in (audio or {}).values())
+        cell.audio_seconds = audio or 0.0
+    _fill_attempts(rows, learners, course_id)
+
+
+def _fill_attempts(rows: dict[str, LearnerRow], learners: Any, course_id: str) -> None:
+    """How many times each of these learners took each module's quiz."""
     attempts = db.session.execute(
         select(QuizAttempt.learner, QuizAttempt.module_id, func.count())
         .where(QuizAttempt.course_id == course_id, QuizAttempt.learner.in_(learners))

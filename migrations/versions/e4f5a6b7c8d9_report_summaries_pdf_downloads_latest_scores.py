@@ -1,4 +1,4 @@
-"""Summaries for reports: PDF downloads per module and course, latest per-question scores
+"""Summaries for reports: PDF downloads per module and course, audio seconds, latest scores
 
 Revision ID: e4f5a6b7c8d9
 Revises: d3e4f5a6b7c8
@@ -19,6 +19,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('module_progress') as batch:
         batch.add_column(sa.Column('pdf_downloads', sa.Integer(), nullable=False, server_default='0'))
+        batch.add_column(sa.Column('audio_seconds', sa.Float(), nullable=False, server_default='0'))
     op.create_table('course_progress',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('learner', sa.String(length=80), nullable=False),
@@ -51,6 +52,22 @@ def upgrade():
         " SELECT learner, course_id, count(*), max(timestamp) FROM statements"
         " WHERE verb = 'downloaded' AND module_id IS NULL GROUP BY learner, course_id"
     )
+    progress = sa.table(
+        'module_progress', sa.column('id', sa.Integer), sa.column('audio_listened', sa.JSON),
+        sa.column('audio_seconds', sa.Float),
+    )
+    bind = op.get_bind()
+    listened = [
+        {'row_id': row_id, 'seconds': round(sum(float(v) for v in audio.values()), 3)}
+        for row_id, audio in bind.execute(sa.select(progress.c.id, progress.c.audio_listened))
+        if audio
+    ]
+    if listened:
+        bind.execute(
+            progress.update().where(progress.c.id == sa.bindparam('row_id'))
+            .values(audio_seconds=sa.bindparam('seconds')),
+            listened,
+        )
     attempts = sa.table(
         'quiz_attempts', sa.column('id', sa.Integer), sa.column('learner', sa.String),
         sa.column('course_id', sa.String), sa.column('module_id', sa.String),
@@ -83,4 +100,5 @@ def downgrade():
     op.drop_index(op.f('ix_course_progress_learner'), table_name='course_progress')
     op.drop_table('course_progress')
     with op.batch_alter_table('module_progress') as batch:
+        batch.drop_column('audio_seconds')
         batch.drop_column('pdf_downloads')
