@@ -476,33 +476,43 @@ def filter_rows(
 
 
 def attempts_for_stats(
-    course_id: str, module_id: str, language: str | None, learners: list[str] | None
+    course_id: str,
+    module_id: str,
+    language: str | None,
+    group: Group | None,
+    first_only: bool = True,
 ) -> list[AttemptData]:
-    """Attempts of registered learners at a module (of a group's members when `learners`)."""
-    query = select(
-        QuizAttempt.learner, QuizAttempt.submitted_at, QuizAttempt.scores, QuizAttempt.answers
-    ).where(
+    """Attempts of registered learners at a module (of a group's members when `group`).
+
+    :param first_only: each learner's first attempt only, chosen by the database.
+    """
+    where = [
         QuizAttempt.course_id == course_id,
         QuizAttempt.module_id == module_id,
         # Guests appear in no report; accounts deleted since have no attempts left.
         QuizAttempt.learner.like("u:%"),
-    )
+    ]
     if language:
-        query = query.where(QuizAttempt.language == language)
-    if learners is None:
+        where.append(QuizAttempt.language == language)
+    if group is not None:
+        where.append(QuizAttempt.learner.in_(member_keys_query(group)))
+    if not first_only:
+        query = select(
+            QuizAttempt.learner, QuizAttempt.submitted_at, QuizAttempt.scores, QuizAttempt.answers
+        ).where(*where)
         return [AttemptData(*row) for row in db.session.execute(query)]
-    out: list[AttemptData] = []
-    for chunk in _chunks(learners):
-        out.extend(
-            AttemptData(*row)
-            for row in db.session.execute(query.where(QuizAttempt.learner.in_(chunk)))
+    order = func.row_number().over(
+        partition_by=QuizAttempt.learner, order_by=(QuizAttempt.submitted_at, QuizAttempt.id)
+    )
+    ranked = select(QuizAttempt.id, order.label("n")).where(*where).subquery()
+    query = (
+        select(
+            QuizAttempt.learner, QuizAttempt.submitted_at, QuizAttempt.scores, QuizAttempt.answers
         )
-    return out
-
-
-def member_keys(group: Group) -> list[str]:
-    """Learner keys of the group's current members."""
-    return [f"u:{user_id}" for user_id, _, _ in member_rows(group)]
+        .join(ranked, ranked.c.id == QuizAttempt.id)
+        .where(ranked.c.n == 1)
+    )
+    return first_attempts(AttemptData(*row) for row in db.session.execute(query))
 
 
 def question_stats(
@@ -517,10 +527,7 @@ def question_stats(
     :param language: only attempts taken in this language (None: every language).
     :param all_attempts: every attempt instead of each learner's first.
     """
-    learners = member_keys(group) if group is not None else None
-    attempts = attempts_for_stats(course.id, module.id, language, learners)
-    if not all_attempts:
-        attempts = first_attempts(attempts)
+    attempts = attempts_for_stats(course.id, module.id, language, group, not all_attempts)
     return analyse(list(module.questions), attempts)
 
 
