@@ -58,7 +58,15 @@ class LatestScore(db.Model):  # type: ignore[name-defined]
     __tablename__ = "latest_scores"
     __table_args__ = (
         UniqueConstraint("learner", "course_id", "module_id", "question_id"),
-        Index("ix_latest_scores_course_module", "course_id", "module_id"),
+        # Covers the mastery query: one module's rows in learner order, without the table.
+        Index(
+            "ix_latest_scores_course_module",
+            "course_id",
+            "module_id",
+            "learner",
+            "question_id",
+            "score",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
