@@ -59,6 +59,7 @@ LAYERS: dict[str, int] = {
     "app.xapi.admin": ENTRY,  # views of the admin and trainer pages
     "app.scorm": ENTRY,  # the package builder renders pages; its views and command
     "app.scorm.manifest": CORE,
+    "app.preview.server": ENTRY,  # the preview server's routes and watcher
     "app.trainer.models": MODELS,
     "app.trainer.groups": SERVICES,
     "app.trainer.reports": SERVICES,
