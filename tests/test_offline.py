@@ -112,7 +112,7 @@ def test_beacon_stores_a_statement_id_once(sampler: tuple[Flask, str]) -> None:
     headers = {"X-CSRFToken": token}
     url = MODULE + "progress"
     statement_id = str(uuid.uuid4())
-    event = {"verb": "section-read", "section": "channels", "id": statement_id,
+    event = {"verb": "section-read", "section": "channels", "seconds": 3600, "id": statement_id,
              "timestamp": "2020-01-01T00:00:00Z"}  # fmt: skip
     for _ in range(3):
         response = client.post(url, json=event, headers=headers)
