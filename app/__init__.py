@@ -73,6 +73,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach the URL converters and every blueprint."""
+    from app.accounts.admin_views import bp as admin_bp
     from app.accounts.views import bp as accounts_bp
     from app.audio.views import bp as audio_bp
     from app.content.views import bp as content_bp
@@ -105,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(studio_bp)
     app.register_blueprint(xapi_bp)
     app.register_blueprint(xapi_admin_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(scorm_bp)
     app.register_blueprint(lti_bp)
 

@@ -79,6 +79,11 @@ DEFAULTS: dict[str, Any] = {
     "LTI_KEY_FILE": "",
     # Multiplies every task's retry delays (1.0: as declared; lower retries sooner).
     "QUEUE_RETRY_FACTOR": 1.0,
+    # Mail server for "forgot password" e-mails, e.g. smtp://user:password@mail.example.org:587
+    # (smtps:// for TLS from the start); empty: the page tells learners to ask their trainer.
+    "SMTP_URL": "",
+    # The sender of those e-mails.
+    "MAIL_FROM": "Omnichannel Academy <noreply@localhost>",
 }
 
 

@@ -240,16 +240,18 @@ def _fragment(template: str, memo_key: Hashable, **context: Any) -> str:
 
 @slot("account_nav")
 def _account_nav(state: PageState, page_lang: str, path: str) -> str:
-    """Sign-in links for a guest; the dashboard, the trainer's page and sign-out otherwise."""
+    """Sign-in links for a guest; the dashboard, trainer and admin pages and sign-out otherwise."""
     signed_in = bool(current_user.is_authenticated)
     trainer = signed_in and bool(current_user.is_trainer)
+    admin = signed_in and current_user.role == "admin"
     html = _fragment(
         "_account_nav.html",
-        (page_lang, path, signed_in, trainer),
+        (page_lang, path, signed_in, trainer, admin),
         page_lang=page_lang,
         path=path,
         signed_in=signed_in,
         trainer=trainer,
+        admin=admin,
     )
     return html.replace(_TOKEN, _csrf(state)) if _TOKEN in html else html
 

@@ -108,6 +108,21 @@ def open_question_stats(page: Any) -> Any:
     return navigation.value
 
 
+def issue_reset_link(page: Any) -> Any:
+    """An admin issues a one-time reset link for the learner: the page that shows it once."""
+    row = page.locator("tr[data-account]", has_text=LEARNER)
+    with page.expect_navigation() as navigation:
+        row.locator("form[action$='/reset'] button").click()
+    return navigation.value
+
+
+def open_reset_link(page: Any) -> Any:
+    """The form a reset link opens (the path only: the link names the site's public address)."""
+    issue_reset_link(page)
+    link = page.locator("[data-reset-link]").inner_text()
+    return page.goto("/" + link.split("/", 3)[3])
+
+
 @dataclass(frozen=True)
 class Page:
     """One page type: where it is, who looks at it, what they do first."""
@@ -149,6 +164,17 @@ PAGES = [
         403,
     ),
     Page("trainer: xAPI forwarding", "/{lang}/trainer/xapi/", "xapi_admin.forwarding", "trainer"),
+    Page("admin: accounts", "/{lang}/admin/accounts/", "admin.accounts", "admin"),
+    Page(
+        "admin: reset link",
+        "/{lang}/admin/accounts/",
+        "admin.issue_reset",
+        "admin",
+        then=issue_reset_link,
+    ),
+    Page("forgot password", "/{lang}/forgot", "admin.forgot"),
+    Page("reset password", "/{lang}/admin/accounts/", "admin.reset", "admin", then=open_reset_link),
+    Page("reset password, used link", "/{lang}/reset/no-such-token", "admin.reset", status=410),
     Page("admin: xAPI clients", "/{lang}/admin/xapi/", "xapi_admin.clients", "admin"),
     Page("trainer: studio", "/{lang}/trainer/studio/", "studio.index", "trainer"),
     Page("trainer: studio editor", STUDIO + "edit/" + SOURCE, "studio.edit", "trainer"),

@@ -30,6 +30,8 @@ LAYERS: dict[str, int] = {
     "app.progress.models": MODELS,
     "app.quizzes.models": MODELS,
     "app.accounts.services": SERVICES,
+    "app.accounts.admin": SERVICES,
+    "app.accounts.admin_views": ENTRY,
     "app.progress.services": SERVICES,
     "app.quizzes.services": SERVICES,
     "app.quizzes.review": SERVICES,

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import tasks
+from app.studio import services
 from app.studio.files import PathRefused, safe_path
 from tests.conftest import make_app
 from tests.helpers import PASSWORD, csrf_from, login, register
@@ -212,7 +213,11 @@ def test_history_diff_and_restore_on_platform_revisions(app: Flask) -> None:
     publish(client, second)
     page = client.get(HISTORY).get_data(as_text=True)
     ids = re.findall(r'data-revision="(\d{6})"', page)
-    assert ids == ["000002", "000001"]
+    # The file as it was before the studio first saved it is kept too.
+    assert ids == ["000003", "000002", "000001"]
+    assert "before its first edit in the studio" in page
+    assert services.revision_text(source(app).parents[2], EN, "000001") == MODULE_EN
+    ids = ids[:2]
     diff = client.get(HISTORY, query_string={"a": ids[1], "b": ids[0]}).get_data(as_text=True)
     assert '<span class="diff-del">-title: Version one</span>' in diff
     assert '<span class="diff-add">+title: Version two</span>' in diff
@@ -221,7 +226,7 @@ def test_history_diff_and_restore_on_platform_revisions(app: Flask) -> None:
         f"/en/trainer/studio/restore/{EN}", data={"csrf_token": token, "revision": ids[1]}
     )
     assert response.status_code == 302 and source(app).read_text() == first
-    assert len(re.findall(r'data-revision="', client.get(HISTORY).get_data(as_text=True))) == 3
+    assert len(re.findall(r'data-revision="', client.get(HISTORY).get_data(as_text=True))) == 4
     # A restore without the CSRF token is refused.
     assert (
         client.post(f"/en/trainer/studio/restore/{EN}", data={"revision": ids[0]}).status_code

@@ -12,10 +12,12 @@ import pytest
 from app import tasks
 from tests.browser import chromium, serve
 from tests.helpers import PASSWORD
-from tests.test_audio import manifest
+from tests.test_audio import MODULE_EN, manifest
 from tests.test_studio import EN, studio_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><circle r="2"/></svg>'
 
 
 @pytest.fixture(scope="module")
@@ -107,12 +109,25 @@ def test_trainer_edits_previews_sees_errors_publishes_and_restores(site) -> None
     assert after["quiz"][:16] in new_src
     assert learner.request.get(url + new_src).status == 200
 
-    # Restore the previous revision from the history page.
+    # Restore the previous revision from the history page: the file as it was before.
+    source = Path(app.config["CONTENT_DIR"]) / EN
+    original = MODULE_EN
+    assert "Typed in the browser." in source.read_text()
     page.goto(f"{url}/en/trainer/studio/history/{EN}")
     revisions = page.locator("[data-revision]")
-    assert revisions.count() == 1  # the first studio publish; the original had none
-    source = Path(app.config["CONTENT_DIR"]) / EN
-    assert "Typed in the browser." in source.read_text()
+    assert revisions.count() == 2  # the first studio publish, and the file as it was before
+    page.locator("[data-revision]").nth(1).get_by_role("button").click()
+    page.wait_for_load_state()
+    assert "Revision restored and published." in page.content()
+    assert source.read_text() == original
+    assert "Typed in the browser." not in page.evaluate(
+        "() => window.studioEditor.state.doc.toString()"
+    )
+    learner.reload()
+    assert "Typed in the browser." not in learner.content()
+    assert "One question about channels." in learner.content()
+    page.goto(f"{url}/en/trainer/studio/history/{EN}")
+    assert page.locator("[data-revision]").count() == 3
     assert not errors, errors
 
 
@@ -152,3 +167,32 @@ def test_two_trainers_conflicting_saves_lose_nothing(site) -> None:
     history = toni.goto(f"{url}/en/trainer/studio/history/{EN}")
     assert history.ok
     assert re.findall(r"Tina|Toni", toni.locator("table").inner_text())[:2] == ["Toni", "Tina"]
+
+
+def test_a_picture_uploaded_in_the_editor_is_inserted_at_the_cursor(site) -> None:
+    app, url, browser = site
+    page, errors = sign_in(browser, url, "tina@example.org")
+    page.goto(f"{url}/en/trainer/studio/edit/{EN}")
+    page.wait_for_selector("form[data-editor-ready]")
+    page.evaluate("() => window.studioEditor.dispatch({selection: {anchor: 0}})")
+    page.set_input_files(
+        'form[data-upload] input[type="file"]',
+        files=[{"name": "Store Map.svg", "mimeType": "image/svg+xml", "buffer": SVG}],
+    )
+    page.click("form[data-upload] button[type=submit]")
+    page.wait_for_function(
+        "() => window.studioEditor.state.doc.toString().startsWith("
+        "'![store map](media/store-map.svg)')"
+    )
+    stored = Path(app.config["CONTENT_DIR"]) / "mini" / "01-first" / "media" / "store-map.svg"
+    assert stored.read_bytes() == SVG
+    # A refused picture says why, beside the button; the text is left as it was.
+    page.set_input_files(
+        'form[data-upload] input[type="file"]',
+        files=[{"name": "x.png", "mimeType": "image/png", "buffer": b"<html>not a picture"}],
+    )
+    page.click("form[data-upload] button[type=submit]")
+    page.wait_for_selector("[data-upload-status][data-upload-error]")
+    assert "not a PNG" in page.locator("[data-upload-status]").inner_text()
+    # (The browser logs the refused upload's 422 itself; nothing else may fail.)
+    assert [e for e in errors if "422" not in e] == [], errors

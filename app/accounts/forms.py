@@ -69,3 +69,16 @@ class DeleteForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token (log out, preferences)."""
+
+
+class ForgotForm(FlaskForm):
+    """Ask for a password reset link by e-mail."""
+
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+
+
+class ResetForm(FlaskForm):
+    """Choose a new password from a reset link."""
+
+    password = new_password(_l("New password"))
+    confirm = repeated_password(_l("Repeat the new password"))

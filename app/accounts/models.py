@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import UTCDateTime
@@ -34,6 +34,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     eqf_level: Mapped[int | None] = mapped_column(default=None)
     # Changes when the password changes, so "remember me" cookies of the old password stop working.
     session_token: Mapped[str] = mapped_column(String(64), default="")
+    # A disabled account cannot sign in and its sessions end; its data stays until deleted.
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @property
     def learner_key(self) -> str:
@@ -48,3 +50,16 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     def get_id(self) -> str:
         """Flask-Login's id: user id plus session token, so a password change logs others out."""
         return f"{self.id}:{self.session_token}"
+
+
+class PasswordReset(db.Model):  # type: ignore[name-defined]
+    """A one-time password reset link; only a hash of its token is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -70,7 +70,10 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    return user if check_password_hash(user.password_hash, password) else None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    # A disabled account reads as a failed sign-in: the form tells no one it exists.
+    return None if user.disabled else user
 
 
 @writes

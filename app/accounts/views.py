@@ -54,7 +54,9 @@ def load_user(user_id: str) -> User | None:
     if not number.isdigit():
         return None
     user = db.session.get(User, int(number))
-    return user if user is not None and user.session_token == token else None
+    if user is None or user.disabled:
+        return None
+    return user if user.session_token == token else None
 
 
 @login_manager.unauthorized_handler

@@ -63,6 +63,7 @@ COURSE_KEYS = {
     "eqf",
     "pass_mark",
     "lexicon",
+    "trainers",
 }
 # Only pictures are served from media/: no HTML or script can ride along with a module.
 MEDIA_TYPES = {
@@ -447,6 +448,13 @@ def load_course(folder: Path) -> Course | None:
             for lang, words in lexicon_raw.items()
         }
 
+    trainers_raw = data.get("trainers", []) or []
+    if not isinstance(trainers_raw, list) or not all(
+        isinstance(t, str) and "@" in t for t in trainers_raw
+    ):
+        out.add(lines.get("trainers", 1), "trainers must be a list of e-mail addresses")
+        trainers_raw = []
+
     course = Course(
         id=course_id,
         folder=folder.name,
@@ -457,6 +465,7 @@ def load_course(folder: Path) -> Course | None:
         eqf=eqf,
         pass_mark=pass_mark,
         lexicon=lexicon,
+        trainers=tuple(t.strip().lower() for t in trainers_raw),
     )
     entries = _load_modules(folder, course, out)
     return Course(**{**course.__dict__, "entries": entries, "problems": tuple(out.problems)})

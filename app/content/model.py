@@ -145,6 +145,8 @@ class Course:
     lexicon: dict[str, dict[str, str]]
     entries: tuple[ModuleEntry, ...] = ()
     problems: tuple[Problem, ...] = ()
+    # E-mail addresses of the trainers who edit it in the studio; empty: every trainer.
+    trainers: tuple[str, ...] = ()
 
     def text(self, mapping: dict[str, str], language: str) -> str:
         """Pick a translated course text, falling back to the default language."""

@@ -46,6 +46,10 @@ class Revisions(Protocol):
         """The file's revisions, newest first."""
         ...
 
+    def record_moves(self, paths: list[str], name: str, email: str, message: str) -> None:
+        """Record folders renamed on disk (old and new paths, already moved)."""
+        ...
+
     def content(self, relative: str, revision_id: str) -> bytes:
         """The file's content at a revision."""
         ...
@@ -86,21 +90,33 @@ class GitRevisions:
 
     def record(self, relative: str, data: bytes, name: str, email: str, message: str) -> str:
         """Commit the file, authored by the trainer (the studio is the committer)."""
-        env = {
-            "GIT_AUTHOR_NAME": name,
-            "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": COMMITTER[0],
-            "GIT_COMMITTER_EMAIL": COMMITTER[1],
-        }
+        env = self._env(name, email)
         self._git("add", "--", relative)
         if self._git("status", "--porcelain", "--", relative).strip():
             self._git("commit", "-q", "-m", message, "--", relative, env=env)
         return self._git("rev-parse", "HEAD").decode().strip()
 
+    @staticmethod
+    def _env(name: str, email: str) -> dict[str, str]:
+        return {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": COMMITTER[0],
+            "GIT_COMMITTER_EMAIL": COMMITTER[1],
+        }
+
+    def record_moves(self, paths: list[str], name: str, email: str, message: str) -> None:
+        """One commit with the renamed folders (git sees them as renames: history follows)."""
+        self._git("add", "-A", "--", *paths)
+        if self._git("status", "--porcelain", "--", *paths).strip():
+            self._git("commit", "-q", "-m", message, "--", *paths, env=self._env(name, email))
+
     def history(self, relative: str) -> list[Revision]:
         """`git log` of the file."""
         try:
-            out = self._git("log", "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%s%x1e", "--", relative)
+            out = self._git(
+                "log", "--follow", "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%s%x1e", "--", relative
+            )
         except RevisionError:
             return []  # no commit yet
         revisions = []
@@ -116,7 +132,16 @@ class GitRevisions:
         """`git show <commit>:<path>`."""
         if not re.fullmatch(r"[0-9a-f]{40}", revision_id):
             raise RevisionError("not a revision")
-        return self._git("show", f"{revision_id}:{relative}")
+        try:
+            return self._git("show", f"{revision_id}:{relative}")
+        except RevisionError:
+            # Before a rename the file had another path: find it in the followed history.
+            out = self._git("log", "--follow", "--name-only", "--format=%x1e%H", "--", relative)
+            for record in out.decode("utf-8", "replace").split("\x1e"):
+                fields = record.split()
+                if len(fields) == 2 and fields[0] == revision_id:
+                    return self._git("show", f"{revision_id}:{fields[1]}")
+            raise
 
 
 class PlatformRevisions:
@@ -140,6 +165,9 @@ class PlatformRevisions:
         write_atomic(folder / f"{number}.md", data)
         write_atomic(folder / f"{number}.json", json.dumps(meta).encode("utf-8"))
         return number
+
+    def record_moves(self, paths: list[str], name: str, email: str, message: str) -> None:
+        """Nothing more to do: the studio moved the kept copies with their folders."""
 
     def history(self, relative: str) -> list[Revision]:
         """Every kept copy, newest first."""

@@ -25,6 +25,7 @@ from app.studio.revisions import Revision, RevisionError, revisions_for
 
 MODULE_FILE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_-]*)/(\d+-[a-z0-9][a-z0-9-]*)/([a-z]{2})\.md$")
 MAX_TEXT = 512 * 1024  # bytes in one module file
+ORIGINAL_MESSAGE = "The file as it was before its first edit in the studio"
 
 
 class StudioError(Exception):
@@ -215,6 +216,12 @@ def publish(
             history = store.history(target.relative)
             raise Conflict(data.decode("utf-8", "replace"), text, history[0] if history else None)
         new = text.encode("utf-8")
+        try:
+            if store.kind == "platform" and data and not store.history(target.relative):
+                # Written outside the studio before: keep that version too, so it can be restored.
+                store.record(target.relative, data, "", "", ORIGINAL_MESSAGE)
+        except RevisionError as exc:
+            raise StudioError(f"not saved: the revision could not be recorded: {exc}") from exc
         write_atomic(path, new)
         try:
             revision = store.record(

@@ -27,11 +27,12 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.i18n import languages
 from app.quizzes.review import right_answers, shown_questions
 from app.quizzes.services import new_state
-from app.studio import services
+from app.studio import authoring, services
 from app.studio.files import PathRefused, digest
 from app.studio.services import Checked, Conflict, ModuleFile, Refused, StudioError
 from app.studio.status import course_states
@@ -41,6 +42,26 @@ from app.web import catalogue
 bp = Blueprint("studio", __name__, url_prefix="/<lang:lang>/trainer/studio")
 
 VENDOR_BUNDLE = "vendor/studio-editor.js"
+
+
+def _upload_limit() -> None:
+    """Let a picture upload be larger than the site's request limit (and no other request)."""
+    if request.endpoint == "studio.upload":
+        request.max_content_length = authoring.MAX_IMAGE + 64 * 1024
+
+
+@bp.record_once
+def _install_upload_limit(state: Any) -> None:
+    # First of the app's hooks: the CSRF check reads the form, which applies the limit.
+    state.app.before_request_funcs.setdefault(None, []).insert(0, _upload_limit)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
+    error = _("The picture is larger than %(mb)d MB.", mb=authoring.MAX_IMAGE // (1024 * 1024))
+    if _wants_json():
+        return jsonify(error=error), 413
+    return error, 413
 
 
 @bp.url_value_preprocessor
@@ -53,15 +74,33 @@ def _root() -> Path:
     return Path(current_app.config["CONTENT_DIR"])
 
 
+def _may_edit(course: Any) -> bool:
+    return authoring.may_edit(course, current_user.email, current_user.role == "admin")
+
+
 def _target(relative: str) -> tuple[Any, ModuleFile]:
-    """The course and module file a URL names, or 404 (never a path outside content/)."""
+    """The course and module file a URL names, or 404 (never a path outside content/).
+
+    Another course's trainer gets the same 404 as for a file that does not exist.
+    """
     result = catalogue()
     try:
         target = services.module_file(result, relative)
         services.safe_path(_root(), relative)
     except PathRefused:
         abort(404)
-    return result.course(target.course_id), target
+    course = result.course(target.course_id)
+    if course is None or not _may_edit(course):
+        abort(404)
+    return course, target
+
+
+def _course(course_id: str) -> Any:
+    """A course this trainer edits, or 404."""
+    course = catalogue().course(course_id)
+    if course is None or not _may_edit(course):
+        abort(404)
+    return course
 
 
 def _author() -> tuple[str, str]:
@@ -94,7 +133,11 @@ def index(lang: str) -> ResponseReturnValue:
     return render_template(
         "studio/index.html",
         lang=lang,
-        courses=course_states(_root(), result, current_app.config["MEDIA_DIR"]),
+        courses=[
+            state
+            for state in course_states(_root(), result, current_app.config["MEDIA_DIR"])
+            if _may_edit(state.course)
+        ],
         jobs=jobs,
     )
 
@@ -255,3 +298,132 @@ def restore(lang: str, relative: str) -> ResponseReturnValue:
     queue_rebuild(target.course_id, target.language, _module_id(course, target))
     flash(_("Revision restored and published."))
     return redirect(url_for(".edit", lang=lang, relative=relative, published="1"))
+
+
+def _refusal(exc: StudioError | PathRefused) -> str:
+    """The trainer's words for a refused request (the reasons are the checker's English)."""
+    if isinstance(exc, PathRefused):
+        return _("This name is not allowed: %(reason)s.", reason=str(exc))
+    return _("Not done: %(reason)s.", reason=str(exc))
+
+
+@bp.post("/new/<course_id>")
+@trainer_required
+def new_module(lang: str, course_id: str) -> ResponseReturnValue:
+    """A new module from the template, after the last one, opened in the editor."""
+    course = _course(course_id)
+    name, email = _author()
+    try:
+        relative = authoring.new_module(
+            _root(),
+            course,
+            request.form.get("slug", ""),
+            request.form.get("title", ""),
+            name,
+            email,
+        )
+    except (StudioError, PathRefused) as exc:
+        flash(_refusal(exc))
+        return redirect(url_for(".index", lang=lang))
+    flash(_("Module created from the template. It passes the checker: make it yours."))
+    return redirect(url_for(".edit", lang=lang, relative=relative))
+
+
+@bp.post("/translate/<course_id>/<module_id>")
+@trainer_required
+def translate(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """Start a translation as a draft with the default file's text and ids."""
+    course = _course(course_id)
+    try:
+        relative = authoring.start_translation(
+            _root(), course, module_id, request.form.get("language", ""), current_user.display_name
+        )
+    except (StudioError, PathRefused) as exc:
+        flash(_refusal(exc))
+        return redirect(url_for(".index", lang=lang))
+    flash(
+        _(
+            "Translation started as a draft with the default language's text and ids: "
+            "translate the words, keep the {#ids}, then publish."
+        )
+    )
+    return redirect(url_for(".edit", lang=lang, relative=relative))
+
+
+@bp.post("/rename/<course_id>/<module_id>")
+@trainer_required
+def rename(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """Rename a module's folder; its id and learners' progress stay."""
+    course = _course(course_id)
+    name, email = _author()
+    try:
+        folder = authoring.rename_module(
+            _root(), course, module_id, request.form.get("slug", ""), name, email
+        )
+    except (StudioError, PathRefused) as exc:
+        flash(_refusal(exc))
+    else:
+        flash(
+            _(
+                "Module folder renamed to %(folder)s; its id stays %(id)s.",
+                folder=folder,
+                id=module_id,
+            )
+        )
+    return redirect(url_for(".index", lang=lang))
+
+
+@bp.post("/move/<course_id>/<module_id>")
+@trainer_required
+def move(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """Move a module up or down in the course."""
+    course = _course(course_id)
+    offset = {"up": -1, "down": 1}.get(request.form.get("direction", ""))
+    if offset is None:
+        abort(400)
+    name, email = _author()
+    try:
+        authoring.move_module(_root(), course, module_id, offset, name, email)
+    except (StudioError, PathRefused) as exc:
+        flash(_refusal(exc))
+    else:
+        flash(_("Modules renumbered; learners keep their progress."))
+    return redirect(url_for(".index", lang=lang))
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.post("/upload/<path:relative>")
+@trainer_required
+def upload(lang: str, relative: str) -> ResponseReturnValue:
+    """Store a picture in the module's media/ folder; answer with the Markdown to insert."""
+    course, target = _target(relative)
+    error = ""
+    try:
+        image = request.files.get("image")
+        if image is None or not image.filename:
+            error = _("Choose a picture to upload.")
+        else:
+            data = image.stream.read(authoring.MAX_IMAGE + 1)
+            uploaded = authoring.upload_image(_root(), course, target.folder, image.filename, data)
+    except RequestEntityTooLarge:
+        error = _("The picture is larger than %(mb)d MB.", mb=authoring.MAX_IMAGE // (1024 * 1024))
+    except (StudioError, PathRefused) as exc:
+        error = _refusal(exc)
+    if error:
+        if _wants_json():
+            return jsonify(error=error), 422
+        flash(error)
+        return redirect(url_for(".edit", lang=lang, relative=relative))
+    if _wants_json():
+        return jsonify(name=uploaded.name, markdown=uploaded.markdown)
+    flash(
+        _(
+            "Picture saved as media/%(name)s. Put this line where it belongs: %(markdown)s",
+            name=uploaded.name,
+            markdown=uploaded.markdown,
+        )
+    )
+    return redirect(url_for(".edit", lang=lang, relative=relative))

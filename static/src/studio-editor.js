@@ -107,6 +107,36 @@ function start(form) {
     if (button) goTo(Number(button.dataset.line));
   });
   form.addEventListener("submit", () => { textarea.value = view.state.doc.toString(); });
+
+  // Pictures: uploaded without leaving the page, then inserted at the cursor as Markdown.
+  const upload = document.querySelector("form[data-upload]");
+  if (upload) {
+    const status = upload.querySelector("[data-upload-status]");
+    upload.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      status.textContent = "";
+      const response = await fetch(upload.action, {
+        method: "POST",
+        headers: { Accept: "application/json", "X-CSRFToken": token },
+        body: new FormData(upload),
+        credentials: "same-origin",
+      });
+      let data = {};
+      try { data = await response.json(); } catch (error) { data = {}; }
+      if (!response.ok || !data.markdown) {
+        status.textContent = data.error || `${response.status} ${response.statusText}`;
+        status.dataset.uploadError = "1";
+        return;
+      }
+      delete status.dataset.uploadError;
+      const at = view.state.selection.main.head;
+      const insert = `${data.markdown}\n`;
+      view.dispatch({ changes: { from: at, insert }, selection: { anchor: at + insert.length } });
+      status.textContent = data.markdown;
+      upload.reset();
+      view.focus();
+    });
+  }
   // Errors rendered by the server with the page: mark them in the editor too.
   show([...list.querySelectorAll("[data-line]")].map((b) => ({
     line: Number(b.dataset.line), message: b.parentElement.textContent.split(": ").slice(1).join(": "),
