@@ -26,6 +26,7 @@ from jwcrypto import jwk
 from sqlalchemy import select
 
 from app import tasks
+from app.accounts import admin
 from app.accounts.models import User
 from app.extensions import db
 from app.lti.models import LtiAccount, LtiGradeLink
@@ -339,6 +340,15 @@ def test_a_launch_signs_the_learner_in_and_opens_the_module(
         assert user is not None
         assert (user.display_name, user.role) == ("Ada Rossi-Bianchi", "trainer")
     assert client.get("/en/trainer/content/").status_code == 200
+
+    # An account an admin disabled is not signed in by a launch either.
+    with lti_app.app_context():
+        admin.set_disabled(db.session.get(User, accounts[0].user_id), True)
+        db.session.commit()
+    fresh = lti_app.test_client()
+    auth = login_step(fresh)
+    refused = launch(fresh, platform.sign(id_token_claims(auth)), auth)
+    assert refused.status_code == 403 and signed_in_user(fresh) is None
 
 
 @pytest.mark.parametrize(

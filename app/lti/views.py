@@ -134,6 +134,8 @@ def launch() -> ResponseReturnValue:
         user, account = services.account_for_launch(platform, claims)
     except ValueError as error:
         return _refused(str(error))
+    if user.disabled:
+        return _refused("this account has been disabled by an administrator", 403)
     if module_id is not None:
         services.link_grades(account, course_id, module_id, claims)
     if current_user.is_authenticated and current_user.id != user.id:
