@@ -13,11 +13,12 @@ STUDIO_BUNDLE := static/vendor/studio-editor.js
 RUN_DEPS := python3:python3
 AUDIO_DEPS := espeak-ng:espeak-ng
 PDF_DEPS := pango-view:pango1.0-tools pango-view:libharfbuzz-subset0 pango-view:fonts-dejavu-core pango-view:fonts-dejavu-extra
-TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-server:redis-server
+TEST_DEPS := chromium:chromium pdftotext:poppler-utils zbarimg:zbar-tools redis-server:redis-server nginx:nginx
 NODE_DEPS := node:nodejs npm:npm
 BENCH_DEPS := wrk:wrk
+CLUSTER_DEPS := nginx:nginx redis-server:redis-server
 
-.PHONY: run dev reload load test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run dev reload load cluster test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
 # Production server (gunicorn, deploy/gunicorn.conf.py: workers sized to the cores, access and
 # error logs on stderr) on loopback over plain http, so cookies cannot be Secure there.
@@ -52,18 +53,18 @@ test: sysdeps-test $(VENV)/.installed node_modules/.installed static/vendor/.ins
 	scripts/test-postgres.sh $(BIN)/python -m pytest -m db -p no:cacheprovider; \
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no database test: failing"; exit $$rc
 
-# Everything but the browser, PDF-rendering, audio-synthesis and PostgreSQL tests: under a minute.
+# Everything but the browser, PDF-rendering, audio-synthesis, PostgreSQL and cluster tests.
 test-fast: $(VENV)/.installed translations
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not browser and not pdf and not audio"
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not browser and not pdf and not audio and not cluster"
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check app tests wsgi.py bench deploy
-	$(BIN)/ruff format --check app tests wsgi.py bench deploy
+	$(BIN)/ruff check app tests wsgi.py bench deploy scripts
+	$(BIN)/ruff format --check app tests wsgi.py bench deploy scripts
 	$(BIN)/mypy
 
 format: $(VENV)/.installed
-	$(BIN)/ruff format app tests wsgi.py bench deploy
-	$(BIN)/ruff check --fix app tests wsgi.py bench deploy
+	$(BIN)/ruff format app tests wsgi.py bench deploy scripts
+	$(BIN)/ruff check --fix app tests wsgi.py bench deploy scripts
 
 check: $(VENV)/.installed
 	ACADEMY_DEBUG=1 $(BIN)/flask content check
@@ -81,6 +82,17 @@ DURATION ?= 5m
 THINK ?= 15
 load: $(VENV)/.installed translations
 	$(BIN)/python -m bench.load --learners $(LEARNERS) --duration $(DURATION) --think $(THINK) --out load-report
+
+# Scale-out on loopback (scripts/cluster.py, docs/deployment.md): PostgreSQL, Redis, two app
+# servers and nginx from Debian's packages; the load test through nginx, one app server killed
+# after KILL_AFTER seconds (0: never). `make cluster LEARNERS=2000 DURATION=3m KILL_AFTER=90`.
+KILL_AFTER ?= 0
+cluster: sysdeps-run $(VENV)/.installed translations static/vendor/.installed $(STUDIO_BUNDLE)
+	$(call install_missing,$(CLUSTER_DEPS))
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "Installing Debian packages: postgresql"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
+	$(BIN)/python scripts/cluster.py load --learners $(LEARNERS) --duration $(DURATION) \
+	  --think $(THINK) --kill-one-after $(KILL_AFTER) --out cluster-report
 
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel -q compile -d app/translations

@@ -45,6 +45,7 @@ def register_extensions(app: Flask) -> None:
     from app import database
     from app.content import catalog
     from app.i18n import select_locale, template_globals
+    from app.web import language_links
 
     db.init_app(app)
     database.init_app(app)  # SQLite WAL, BEGIN IMMEDIATE for writers, the write guard
@@ -54,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(template_globals)
     app.jinja_env.globals["mine"] = mine
+    app.jinja_env.globals["language_links"] = language_links
     login_manager.init_app(app)
     limiter.init_app(app)
     from app import tasks

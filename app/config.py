@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # How many proxies in front of the app set X-Forwarded-* headers (0: none, trust nothing).
     # Behind one front server set 1, so rate limits see each learner's own address.
     "PROXY_HOPS": 0,
+    # Behind nginx: the URL prefix of its `internal` location that serves MEDIA_DIR (e.g.
+    # /_accel/media/, deploy/nginx/academy.conf.in). Set, the app checks access to a built MP3
+    # or PDF and answers with X-Accel-Redirect; nginx sends the file. Empty: the app sends it.
+    "ACCEL_REDIRECT": "",
     # Seconds a section must stay open on screen before it counts as read.
     "READ_SECONDS": 5,
     # Longest one PDF (module, course or certificate) may take to render before it is stopped.

@@ -16,7 +16,7 @@ def languages() -> tuple[str, ...]:
 
 
 def select_locale() -> str:
-    """Locale for this request: `/<lang>/...` wins, then Accept-Language, then the default."""
+    """Locale for this request: `/<lang>/...` wins, then `?lang=`, Accept-Language, the default."""
     supported = languages()
     lang = (request.view_args or {}).get("lang") if request else None
     if lang in supported:
@@ -24,6 +24,10 @@ def select_locale() -> str:
     first = request.path.strip("/").split("/", 1)[0] if request else ""
     if first in supported:
         return first
+    # A page without a language in its address (a certificate check) takes one from the switch.
+    chosen = request.args.get("lang") if request else None
+    if chosen in supported:
+        return chosen
     return request.accept_languages.best_match(supported) or supported[0]
 
 

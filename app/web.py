@@ -12,10 +12,24 @@ import os
 import re
 import secrets
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlencode
 
-from flask import abort, current_app, has_request_context, request, session
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_login import current_user
-from werkzeug.routing import BaseConverter
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, BuildError
 
 from app.content.catalog import EXTENSION_KEY, ContentCache, catalogue_of
 from app.content.model import Catalogue, Course, Module
@@ -138,3 +152,143 @@ def module_or_404(lang: str, course_id: str, module_id: str) -> tuple[Course, Mo
     if found is None:
         abort(404)
     return course, found[0]
+
+
+class LanguageLink(NamedTuple):
+    """One entry of the language switch: where it goes and whether it is this very page."""
+
+    code: str
+    url: str
+    same_page: bool  # the link keeps the page, so the browser may carry the #section over
+
+
+def language_links() -> list[LanguageLink]:
+    """The language switch of this request: this page in each language, or its nearest parent.
+
+    A page is kept in the other language when a GET of the same route exists there (a form
+    re-shown after a POST links to the form) and, for content pages, when the course and module
+    are there; otherwise the link falls back to the module's course, then the catalogue.
+    """
+    return [_language_link(code) for code in current_app.config["LANGUAGES"]]
+
+
+def _language_link(code: str) -> LanguageLink:
+    """The switch entry for `code` (see `language_links`)."""
+    home = url_for("content.home", lang=code)
+    endpoint = request.endpoint
+    args = dict(request.view_args or {})
+    if endpoint == "content.index":
+        return LanguageLink(code, home, True)
+    if not endpoint:
+        return LanguageLink(code, home, False)
+    if "lang" not in args:
+        # A page whose address names no language (a certificate check) takes `?lang=`.
+        if request.method != "GET":
+            return LanguageLink(code, home, False)
+        pairs = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+        query = urlencode([*pairs, ("lang", code)])
+        return LanguageLink(code, f"{request.script_root}{request.path}?{query}", True)
+    args["lang"] = code
+    fallback = _content_fallback(code, args)
+    if fallback is not None:
+        return LanguageLink(code, fallback, False)
+    try:
+        url = url_for(endpoint, **args)
+        # Only a page the browser can GET: a POST-only route has no page to keep.
+        path = url.removeprefix(request.script_root)
+        current_app.url_map.bind("").match(path, method="GET")
+    except (BuildError, HTTPException):
+        return LanguageLink(code, home, False)
+    query = _switched_query(code)
+    return LanguageLink(code, f"{url}?{query}" if query else url, True)
+
+
+def _content_fallback(code: str, args: dict[str, Any]) -> str | None:
+    """The nearest page that exists in `code` when this page's course or module does not."""
+    course_id, module_id = args.get("course_id"), args.get("module_id")
+    if not isinstance(course_id, str):
+        return None
+    course = catalogue().course(course_id)
+    if course is None or not course.visible:
+        return url_for("content.home", lang=code)
+    if isinstance(module_id, str) and course.module(module_id, code) is None:
+        return url_for("content.course", lang=code, course_id=course.id)
+    return None
+
+
+def _switched_query(code: str) -> str:
+    """This request's query string for the page in `code` (empty while a shared page renders).
+
+    A page cached for every learner must not carry one visitor's query; a `next` address in
+    this page's language is moved to `code` too, so signing in lands in the chosen language.
+    """
+    if g.get("page_capture") is not None or not request.args:
+        return ""
+    current = str((request.view_args or {}).get("lang", ""))
+    pairs = []
+    for key, value in request.args.items(multi=True):
+        if key == "next" and current and value.startswith(f"/{current}/"):
+            value = f"/{code}/" + value[len(current) + 2 :]
+        pairs.append((key, value))
+    return urlencode(pairs)
+
+
+def send_artefact(
+    path: Path,
+    mimetype: str,
+    download_name: str,
+    as_attachment: bool = False,
+    etag: str | bool = True,
+) -> Response:
+    """Send a built artefact under MEDIA_DIR: by nginx (X-Accel-Redirect) when configured.
+
+    The caller has checked access and found the file. With ACADEMY_ACCEL_REDIRECT set the
+    answer carries no body: nginx sends the file from its internal location, with ranges,
+    ETag and Last-Modified, keeping this answer's Content-Type, Content-Disposition and
+    Cache-Control. Otherwise the app sends it (ranges and ETag too).
+    """
+    prefix = str(current_app.config.get("ACCEL_REDIRECT") or "")
+    media = Path(current_app.config["MEDIA_DIR"]).resolve()
+    resolved = path.resolve()
+    if prefix and resolved.is_relative_to(media):
+        response = Response(status=200, mimetype=mimetype)
+        relative = quote(resolved.relative_to(media).as_posix())
+        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + relative
+        response.headers.set(
+            "Content-Disposition",
+            "attachment" if as_attachment else "inline",
+            filename=download_name,
+        )
+        response.headers["Accept-Ranges"] = "bytes"
+        response.cache_control.no_cache = True
+        return response
+    return send_file(
+        path,
+        mimetype=mimetype,
+        as_attachment=as_attachment,
+        download_name=download_name,
+        etag=etag,
+        conditional=True,
+        max_age=0,
+    )
+
+
+def sends_whole_file(response: Response, path: Path) -> bool:
+    """Whether `response` delivers the whole file (not a 304 revalidation or a range).
+
+    Read after `send_artefact`: when nginx will send the file, it decides ranges and 304s from
+    the request's headers and its own validators (ETag "<mtime hex>-<size hex>",
+    Last-Modified), so the same decision is taken here from the same inputs.
+    """
+    if "X-Accel-Redirect" not in response.headers:
+        return response.status_code == 200
+    if request.range is not None:
+        return False
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if request.if_none_match:
+        return not request.if_none_match.contains(f"{int(stat.st_mtime):x}-{stat.st_size:x}")
+    since = request.if_modified_since
+    return since is None or int(stat.st_mtime) > since.timestamp()

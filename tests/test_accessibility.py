@@ -47,9 +47,17 @@ def submit_quiz(page: Any) -> Any:
     page.locator('input[name="q.is-a-shop-a-channel"]').first.check()
     page.locator('input[name="q.tf-record"]').last.check()
     page.locator('input[name="q.num-channels"]').fill("2")
+    # The rest is left blank: the page flags it once, then sends the attempt as it is.
+    page.locator(".quiz-submit button").click()
     with page.expect_navigation(url="**/quiz/attempts/**") as navigation:
-        page.locator(".quiz-submit button").click()
+        page.locator("[data-submit-anyway]").click()
     return navigation.value
+
+
+def flag_blanks(page: Any) -> None:
+    """The quiz sent with nothing answered: the page lists and flags the blank questions."""
+    page.locator(".quiz-submit button").click()
+    page.locator("[data-unanswered-summary]:focus").wait_for()
 
 
 def tamper_quiz(page: Any) -> Any:
@@ -58,8 +66,9 @@ def tamper_quiz(page: Any) -> Any:
         "document.querySelector('.quiz-form input[type=hidden]:not([name=csrf_token])')"
         ".value = 'tampered'"
     )
+    page.locator(".quiz-submit button").click()
     with page.expect_navigation() as navigation:
-        page.locator(".quiz-submit button").click()
+        page.locator("[data-submit-anyway]").click()
     return navigation.value
 
 
@@ -142,7 +151,9 @@ PAGES = [
     Page("module, sections open", MODULE, "content.module", then=open_all_sections),
     Page("module, learner, all open", MODULE, "content.module", "learner", then=open_all_sections),
     Page("module hidden, trainer", "/{lang}/sampler/broken/", "content.module", "trainer", 404),
+    Page("transcript", MODULE + "transcript", "audio.transcript_page"),
     Page("quiz", MODULE + "quiz", "quizzes.quiz"),
+    Page("quiz, blanks flagged", MODULE + "quiz", "quizzes.quiz", then=flag_blanks),
     Page("quiz result", MODULE + "quiz", "quizzes.attempt", "learner", then=submit_quiz),
     Page("quiz refused", MODULE + "quiz", "quizzes.submit", status=400, then=tamper_quiz),
     Page("dashboard, guest", "/{lang}/me/", "progress.dashboard"),
@@ -204,6 +215,8 @@ NOT_PAGES = {
     "audio.section_mp3",
     "audio.section_vtt",
     "audio.module_mp3",
+    "audio.module_vtt",
+    "audio.transcript_txt",
     "pdf.module_pdf",
     "pdf.course_pdf",
     "quizzes.gift",

@@ -83,6 +83,53 @@ def start_playing(page: Any) -> None:
     )
 
 
+# Whether the side panel's heading is whole on screen, the panel inside the screen and above
+# the footer.
+PANEL_AT_END = """() => {
+  const panel = document.querySelector('.side-panel');
+  const heading = panel.querySelector(':scope > h2').getBoundingClientRect();
+  const box = panel.getBoundingClientRect();
+  const layout = panel.parentElement.getBoundingClientRect();
+  return heading.top >= 0 && heading.bottom <= innerHeight && box.top >= 0
+    && box.bottom <= Math.min(innerHeight, layout.bottom) + 0.5;
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1024, 600), (844, 390)])
+def test_the_side_panel_heading_stays_whole_at_the_page_end(
+    browser: Any, sampler: tuple[Flask, str], shots: Path, width: int, height: int
+) -> None:
+    _app, url = sampler
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=url)
+    page = context.new_page()
+    page.goto(MODULE)
+    page.wait_for_function("() => document.querySelector('[data-audio-player].is-ready')")
+    # Every section open (as the panel's button does, without scrolling the panel to reach it).
+    page.evaluate(
+        "document.querySelectorAll('details[data-section]').forEach((d) => d.open = true)"
+    )
+    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+    at_end = "() => scrollY + innerHeight >= document.documentElement.scrollHeight - 1"
+    assert page.evaluate(at_end)
+    page.wait_for_function(PANEL_AT_END, timeout=10_000)
+    page.screenshot(path=str(shots / f"module-{width}x{height}-end.png"))
+    heading = box(page, ".side-panel > h2")
+    assert heading["y"] >= 0 and heading["bottom"] <= height and heading["uncovered"], heading
+    # What the shorter panel no longer shows is reached by its own scroll bar.
+    page.locator(".side-panel").evaluate("(panel) => { panel.scrollTop = panel.scrollHeight; }")
+    page.wait_for_function(
+        "() => { const r = document.querySelector('.panel-actions').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= innerHeight; }",
+        timeout=10_000,
+    )
+    # Back up the page, the panel is as tall as the screen again.
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_function(
+        "() => document.querySelector('.side-panel').style.maxHeight === ''", timeout=10_000
+    )
+    context.close()
+
+
 @pytest.mark.parametrize(("width", "height"), [(1280, 720), (1024, 600), (844, 390)])
 def test_the_module_page_and_its_player_fit_each_landscape_screen(
     browser: Any, sampler: tuple[Flask, str], shots: Path, width: int, height: int

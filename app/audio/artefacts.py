@@ -41,6 +41,7 @@ class ModuleAudio:
     whole_key: str = ""
     whole_duration: float = 0.0
     whole_stale: bool = False
+    whole_captions: bool = False  # the whole-module file's WebVTT exists
 
     @property
     def available(self) -> bool:
@@ -62,7 +63,7 @@ def store() -> Store:
     return Store(current_app.config["MEDIA_DIR"])
 
 
-def _chapters(course: Course, module: Module) -> tuple[Chapter, ...]:
+def narration(course: Course, module: Module) -> tuple[Chapter, ...]:
     """A module's narration, cached by its file's hash and the course lexicon."""
     cache: dict[tuple[str, ...], tuple[Chapter, ...]] = current_app.extensions.setdefault(
         "academy.audio.chapters", {}
@@ -86,7 +87,7 @@ def module_audio(course: Course, module: Module) -> ModuleAudio:
     manifest = artefacts.read_manifest(course.id, module.language, module.id)
     built = {c.get("id"): c for c in manifest.get("chapters", []) if isinstance(c, dict)}
     chapters = []
-    for chapter in _chapters(course, module):
+    for chapter in narration(course, module):
         entry = built.get(chapter.id) or {}
         key = str(entry.get("key") or "")
         try:
@@ -115,4 +116,5 @@ def module_audio(course: Course, module: Module) -> ModuleAudio:
         whole_key=whole_key if whole_ok else "",
         whole_duration=float(whole.get("duration") or 0.0) if whole_ok else 0.0,
         whole_stale=whole_ok and stale,
+        whole_captions=whole_ok and artefacts.module_path(whole_key, ".vtt").is_file(),
     )

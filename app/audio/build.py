@@ -138,11 +138,34 @@ def vtt(sentences: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def module_sentences(store: Store, chapter_keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Every sentence of a whole-module file, timed from the start of that file.
+
+    The module MP3 is its chapters' frames one after the other, so a sentence's time in it is
+    its time in its chapter plus the length of the chapters before.
+    """
+    out: list[dict[str, Any]] = []
+    offset = 0.0
+    for key in chapter_keys:
+        timings = store.read_timings(key)
+        for sentence in timings["sentences"]:
+            out.append(
+                {
+                    **sentence,
+                    "start": round(sentence["start"] + offset, 3),
+                    "end": round(sentence["end"] + offset, 3),
+                }
+            )
+        offset += float(timings["duration"])
+    return out
+
+
 def write_tagged(path: Path, data: bytes, **tags: Any) -> None:
     """Write MP3 bytes with ID3 tags, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".mp3")
     try:
+        os.fchmod(fd, 0o644)  # readable by the front server too, as app/files.py explains
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         mp3.write_tags(Path(tmp), **tags)
@@ -512,6 +535,10 @@ def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
             )
             seconds = position
             report.modules_built += 1
+        captions = store.module_path(key, ".vtt")
+        if not captions.is_file():
+            # Also for a module file made before whole-module captions existed.
+            write_atomic(captions, vtt(module_sentences(store, plan.keys)).encode("utf-8"))
         whole = {"key": key, "duration": round(seconds, 3)}
     else:
         report.modules_incomplete.append(f"{course.id}/{module.language}/{module.id}")

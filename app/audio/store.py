@@ -3,7 +3,7 @@
 Layout (all names made by us, never from a URL):
 
     audio/sections/<k[:2]>/<k>.mp3 | .json | .vtt   one chapter, k = hash of what made it
-    audio/modules/<k[:2]>/<k>.mp3                     a whole module with ID3 chapters
+    audio/modules/<k[:2]>/<k>.mp3 | .vtt              a whole module with ID3 chapters, captions
     audio/index/<course>/<language>/<module>.json     manifest: chapter id -> artefact key
 
 Views look a chapter up by ids in the catalogue, then its key in the manifest, and only then
@@ -35,11 +35,11 @@ class Store:
             raise ValueError(f"not an artefact key: {key!r}{suffix}")
         return self.root / "sections" / key[:2] / f"{key}{suffix}"
 
-    def module_path(self, key: str) -> Path:
-        """Path of a whole-module MP3."""
-        if not _KEY.match(key):
-            raise ValueError(f"not an artefact key: {key!r}")
-        return self.root / "modules" / key[:2] / f"{key}.mp3"
+    def module_path(self, key: str, suffix: str = ".mp3") -> Path:
+        """Path of a whole-module MP3 (or of its `.vtt` captions)."""
+        if not _KEY.match(key) or suffix not in (".mp3", ".vtt"):
+            raise ValueError(f"not an artefact key: {key!r}{suffix}")
+        return self.root / "modules" / key[:2] / f"{key}{suffix}"
 
     def has_section(self, key: str) -> bool:
         """Whether a chapter's three files are all there (timings are written last)."""

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
-from app.audio.artefacts import ChapterAudio, ModuleAudio, module_audio, store
+from app.audio.artefacts import ChapterAudio, ModuleAudio, module_audio, narration, store
+from app.audio.transcript import (
+    TranscriptChapter,
+    clock,
+    module_audio_link,
+    plain_text,
+    transcript,
+    transcript_link,
+)
 from app.content.model import Course, Module
-from app.web import module_or_404
+from app.web import module_or_404, send_artefact, site_base_url
 
 bp = Blueprint("audio", __name__)
 
@@ -31,14 +40,7 @@ def _send(path: Path, mimetype: str, version: str, name: str) -> ResponseReturnV
     """Send an artefact: ranges, ETag, and long caching only for a versioned URL."""
     if not path.is_file():
         abort(404)
-    response = send_file(
-        path,
-        mimetype=mimetype,
-        conditional=True,
-        etag=True,
-        download_name=name,
-        max_age=0,
-    )
+    response = send_artefact(path, mimetype, name)
     if request.args.get("v") == version:
         # The URL names this exact artefact: it can never change.
         response.cache_control.max_age = YEAR
@@ -95,16 +97,78 @@ def module_mp3(lang: str, course_id: str, module_id: str) -> ResponseReturnValue
     return _send(path, "audio/mpeg", version_of(audio.whole_key), f"{module.id}.mp3")
 
 
+@bp.get("/<lang:lang>/<course_id>/<module_id>.vtt")
+def module_vtt(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """The whole module's WebVTT captions, timed on the whole-module MP3."""
+    course, module = module_or_404(lang, course_id, module_id)
+    audio = module_audio(course, module)
+    if not audio.whole_captions:
+        abort(404)
+    path = store().module_path(audio.whole_key, ".vtt")
+    return _send(path, "text/vtt", version_of(audio.whole_key), f"{module.id}.vtt")
+
+
+def _transcript(
+    course: Course, module: Module, audio: ModuleAudio
+) -> tuple[TranscriptChapter, ...]:
+    """The module's transcript; chapter start times when the whole-module file matches it."""
+    timed = audio.whole_key and not audio.whole_stale and all(c.available for c in audio.chapters)
+    durations = [c.duration for c in audio.chapters] if timed else None
+    return transcript(narration(course, module), durations)
+
+
+@bp.get("/<lang:lang>/<course_id>/<module_id>/transcript")
+def transcript_page(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """The module's transcript as a page, with the whole-module audio and its captions."""
+    course, module = module_or_404(lang, course_id, module_id)
+    audio = module_audio(course, module)
+    base = site_base_url()
+    return render_template(
+        "audio/transcript.html",
+        course=course,
+        module=module,
+        lang=lang,
+        audio=audio,
+        chapters=_transcript(course, module, audio),
+        clock=clock,
+        audio_link=module_audio_link(base, lang, course.id, module.id),
+    )
+
+
+@bp.get("/<lang:lang>/<course_id>/<module_id>/transcript.txt")
+def transcript_txt(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
+    """The module's transcript as a plain-text file to download."""
+    course, module = module_or_404(lang, course_id, module_id)
+    audio = module_audio(course, module)
+    base = site_base_url()
+    mp3_link = module_audio_link(base, lang, course.id, module.id)
+    page_link = transcript_link(base, lang, course.id, module.id)
+    header = [
+        module.title,
+        f"{course.text(course.title, lang)} · {_('Transcript of the audio version')}",
+        "",
+        _("Audio of this module (MP3 with chapters): %(url)s", url=mp3_link),
+        _("This transcript online: %(url)s", url=page_link),
+    ]
+    if not audio.whole_key:
+        header.append(_("The audio version of this module is not ready yet."))
+    body = plain_text(header, _transcript(course, module, audio))
+    response = Response(body, mimetype="text/plain")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{module.id}-{module.language}-transcript.txt"'
+    )
+    return response
+
+
 @bp.app_template_global("audio_url")
 def audio_url(
     kind: str, lang: str, course: Course, module: Module, key: str, section: str = ""
 ) -> str:
-    """A versioned URL for a section's mp3/vtt or the module's mp3."""
+    """A versioned URL for a section's mp3/vtt or the module's mp3/vtt."""
     version = version_of(key)
-    if kind == "module":
-        return url_for(
-            "audio.module_mp3", lang=lang, course_id=course.id, module_id=module.id, v=version
-        )
+    if kind in ("module", "module-vtt"):
+        endpoint = "audio.module_mp3" if kind == "module" else "audio.module_vtt"
+        return url_for(endpoint, lang=lang, course_id=course.id, module_id=module.id, v=version)
     endpoint = "audio.section_mp3" if kind == "mp3" else "audio.section_vtt"
     return url_for(
         endpoint, lang=lang, course_id=course.id, module_id=module.id, section_id=section, v=version

@@ -25,6 +25,7 @@ from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup
 
+from app.audio.transcript import module_audio_link, transcript_link
 from app.content.catalog import catalogue_of
 from app.content.markdown import VALID_ID, slugify
 from app.content.model import Course, Module
@@ -128,6 +129,8 @@ class PrintModule:
     quiz_url: str
     qr: str
     fallback: bool
+    audio_url: str = ""  # the module's MP3 (lasting address)
+    transcript_url: str = ""  # the transcript of that audio
 
 
 def _worksheet_section(module: Module) -> str | None:
@@ -162,6 +165,8 @@ def _print_module(
         quiz_url=url,
         qr=qr_data_url(url) if module.questions else "",
         fallback=fallback,
+        audio_url=module_audio_link(base_url, lang, module.course_id, module.id),
+        transcript_url=transcript_link(base_url, lang, module.course_id, module.id),
     )
 
 

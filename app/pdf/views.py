@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, url_for
 from flask.typing import ResponseReturnValue
 
 from app.builds import pdf_key, rebuild_pdf
@@ -24,7 +24,14 @@ from app.pdf.build import (
 from app.pdf.render import RenderTimeout
 from app.progress import services as progress
 from app.tasks import queue_for
-from app.web import catalogue, course_or_404, current_learner, site_base_url
+from app.web import (
+    catalogue,
+    course_or_404,
+    current_learner,
+    send_artefact,
+    sends_whole_file,
+    site_base_url,
+)
 
 bp = Blueprint("pdf", __name__)
 
@@ -46,7 +53,7 @@ def _job(key: tuple[Any, ...], make: Callable[[], PdfJob | None]) -> PdfJob | No
     return job
 
 
-def _send(job: PdfJob) -> ResponseReturnValue:
+def _send(job: PdfJob) -> tuple[Response, Path]:
     """The PDF artefact as a download, with its content hash as ETag.
 
     After an edit, until the queue has rebuilt it, the previous PDF is sent (marked by the
@@ -67,18 +74,17 @@ def _send(job: PdfJob) -> ResponseReturnValue:
                 # Logged; the learner gets a page that says to try later, not a 500.
                 current_app.logger.exception("PDF %s took too long to render", job.download_name)
                 abort(503)
-    response = send_file(
+    # Same URL, new content after an edit: revalidate with the ETag each time (no-cache).
+    response = send_artefact(
         artefact.path,
-        mimetype="application/pdf",
+        "application/pdf",
+        job.download_name,
         as_attachment=True,
-        download_name=job.download_name,
         etag=artefact.key,
-        conditional=True,
-        max_age=0,  # same URL, new content after an edit: revalidate with the ETag each time
     )
     if updating:
         response.headers["X-Academy-Updating"] = "1"
-    return response
+    return response, artefact.path
 
 
 @bp.get("/<lang:lang>/<course_id>/<module_id>.pdf")
@@ -91,8 +97,8 @@ def module_pdf(lang: str, course_id: str, module_id: str) -> ResponseReturnValue
     )
     if job is None:
         abort(404)
-    response = _send(job)
-    _record_download(response, course, job.module_id, lang)
+    response, path = _send(job)
+    _record_download(response, path, course, job.module_id, lang)
     return response
 
 
@@ -103,16 +109,16 @@ def course_pdf(lang: str, course_id: str) -> ResponseReturnValue:
     job = _job(("course", course.id, None, lang), lambda: course_job(course, lang, site_base_url()))
     if job is None:  # pragma: no cover - a visible course always has a job
         abort(404)
-    response = _send(job)
-    _record_download(response, course, None, lang)
+    response, path = _send(job)
+    _record_download(response, path, course, None, lang)
     return response
 
 
 def _record_download(
-    response: ResponseReturnValue, course: Course, module_id: str | None, lang: str
+    response: Response, path: Path, course: Course, module_id: str | None, lang: str
 ) -> None:
     """A full download (not a 304 revalidation or a viewer's range request) is progress."""
-    if getattr(response, "status_code", None) != 200:
+    if not sends_whole_file(response, path):
         return
     learner = current_learner(create=True)
     assert learner is not None

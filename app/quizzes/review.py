@@ -152,6 +152,12 @@ class ReviewedQuestion:
     right: list[Markup]
     feedback: list[Markup]
     general_feedback: Markup | None
+    blank: bool = False  # the learner gave no answer at all
+
+
+def blank_questions(review: list[ReviewedQuestion]) -> list[ReviewedQuestion]:
+    """The graded questions of a reviewed attempt the learner left without an answer."""
+    return [r for r in review if r.number is not None and r.blank]
 
 
 def _outcome(score: float) -> str:
@@ -284,6 +290,7 @@ def reviewed_questions(
                     for fb, fmt in grading.chosen_feedback(question, answer)
                 ],
                 general_feedback=general,
+                blank=answer in (None, "", [], {}),
             )
         )
     return out

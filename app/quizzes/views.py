@@ -21,7 +21,7 @@ from app.extensions import db
 from app.lti.grades import queue_scores
 from app.quizzes import services
 from app.quizzes.gift_export import module_to_gift
-from app.quizzes.review import reviewed_questions, shown_questions
+from app.quizzes.review import blank_questions, reviewed_questions, shown_questions
 from app.quizzes.services import STATE_FIELD, InvalidAnswers
 from app.trainer.reports import outcome_standing
 from app.web import current_learner, module_or_404
@@ -122,20 +122,22 @@ def attempt(lang: str, course_id: str, module_id: str, token: str) -> ResponseRe
     ):
         abort(404)
     attempts = services.attempts_of(learner, course.id, module.id)
+    review = reviewed_questions(
+        list(module.questions),
+        stored.question_order,
+        stored.answers,
+        stored.scores,
+        module.language,
+        _("No answer"),
+    )
     return render_template(
         "quizzes/result.html",
         lang=lang,
         course=course,
         module=module,
         attempt=stored,
-        review=reviewed_questions(
-            list(module.questions),
-            stored.question_order,
-            stored.answers,
-            stored.scores,
-            module.language,
-            _("No answer"),
-        ),
+        review=review,
+        blanks=blank_questions(review),
         attempts=attempts,
         best=services.best_score(attempts),
         standing=[

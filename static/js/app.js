@@ -24,6 +24,7 @@
     openFromHash();
     watchReading();
     highlightLevel();
+    fitSidePanel();
     window.addEventListener("hashchange", openFromHash);
 
     // The address follows the open section, so a copied link or a language switch keeps it.
@@ -164,6 +165,30 @@
         }
       });
     }, 500);
+  }
+
+  // The sticky side panel is as tall as the screen, but it cannot leave the page's layout: at
+  // the page end, with the footer in view, it would be pushed up and its heading cut off. So
+  // it is never taller than the room between its sticky top and the layout's visible bottom
+  // (its own scroll bar reaches the rest).
+  function fitSidePanel() {
+    var panel = document.querySelector(".side-panel");
+    var layout = panel && panel.parentElement;
+    if (!layout) return;
+    var pending = false;
+    function fit() {
+      pending = false;
+      var style = getComputedStyle(panel);
+      if (style.position !== "sticky") { panel.style.maxHeight = ""; return; }
+      var top = parseFloat(style.top) || 0;
+      var bottom = Math.min(window.innerHeight, layout.getBoundingClientRect().bottom);
+      var room = Math.floor(bottom - top - Math.min(top, 12));
+      panel.style.maxHeight = room < window.innerHeight - 2 * top ? Math.max(room, 120) + "px" : "";
+    }
+    function later() { if (!pending) { pending = true; window.requestAnimationFrame(fit); } }
+    window.addEventListener("scroll", later, { passive: true });
+    window.addEventListener("resize", later);
+    fit();
   }
 
   // The learner's EQF level: its deepening blocks open and stand out.

@@ -214,6 +214,21 @@
     if (!seek.matches(":active")) seek.value = String(audio.currentTime || 0);
   }
 
+  // Captions: the <track> follows the chapter being played. A new element per chapter, as a
+  // track's source cannot be changed once it has loaded.
+  function captionsFor(index) {
+    const old = audio.querySelector("track[data-audio-track]");
+    const url = items[index].dataset.vtt;
+    if (!old || old.getAttribute("src") === url) {
+      if (old) old.track.mode = "showing";
+      return;
+    }
+    const track = old.cloneNode(false);
+    track.src = url;
+    old.replaceWith(track);
+    track.track.mode = "showing";
+  }
+
   function select(index, options) {
     const opts = options || {};
     if (index < 0 || index >= items.length) return;
@@ -226,6 +241,7 @@
       titleLabel.textContent = item.dataset.title || "";
       if (engaged) { describeSession(); syncMini(); }
       audio.src = item.dataset.src;
+      captionsFor(index);
       cues = [];
       ranges = [];
       renderReadalong(cues);
