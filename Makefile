@@ -18,7 +18,7 @@ NODE_DEPS := node:nodejs npm:npm
 BENCH_DEPS := wrk:wrk
 CLUSTER_DEPS := nginx:nginx redis-server:redis-server
 
-.PHONY: run dev reload load cluster test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run dev preview reload load cluster test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
 
 # Production server (gunicorn, deploy/gunicorn.conf.py: workers sized to the cores, access and
 # error logs on stderr) on loopback over plain http, so cookies cannot be Secure there.
@@ -39,6 +39,14 @@ dev: sysdeps-run $(VENV)/.installed translations
 	$(BIN)/flask db upgrade && \
 	{ $(BIN)/flask content check || echo "Modules with errors are hidden until fixed (see above)."; } && \
 	exec $(BIN)/flask run --debug --reload --host $(HOST) --port $(PORT)
+
+# For trainers who edit the files in their own editor: open pages reload on every save
+# (Server-Sent Events) and show the checker's errors at file:line; audio and PDFs follow.
+preview: export ACADEMY_SECURE_COOKIES ?= 0
+preview: export ACADEMY_BASE_URL ?= http://$(HOST):$(PORT)/
+preview: sysdeps-run $(VENV)/.installed translations instance/secret_key
+	export ACADEMY_SECRET_KEY="$${ACADEMY_SECRET_KEY:-$$(cat instance/secret_key)}"; \
+	$(BIN)/flask db upgrade && exec $(BIN)/flask content serve --watch --host $(HOST) --port $(PORT)
 
 # Graceful reload of the server `make run` started: new code and settings, no request dropped.
 reload:

@@ -127,6 +127,7 @@ def register_commands(app: Flask) -> None:
     from app.content.cli import content_cli
     from app.lti.cli import lti_cli
     from app.pdf.cli import pdf_cli
+    from app.preview.cli import hooks_cli, serve
     from app.quizzes.cli import export_gift, export_moodle_xml
     from app.scorm.cli import export_scorm
     from app.tasks_cli import worker_command
@@ -136,6 +137,8 @@ def register_commands(app: Flask) -> None:
     content_cli.add_command(export_gift)
     content_cli.add_command(export_moodle_xml)
     content_cli.add_command(export_scorm)
+    content_cli.add_command(serve)
+    content_cli.add_command(hooks_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audio_cli)

@@ -64,6 +64,7 @@ LAYERS: dict[str, int] = {
     "app.lti.grades": ENTRY,  # the AGS sender, run by the queue
     "app.lti.views": ENTRY,
     "app.lti.cli": ENTRY,
+    "app.preview.server": ENTRY,  # the preview server's routes and watcher
     "app.trainer.models": MODELS,
     "app.trainer.groups": SERVICES,
     "app.trainer.reports": SERVICES,
