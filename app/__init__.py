@@ -9,9 +9,10 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
+from app.content.catalog import EXTENSION_KEY as CONTENT_EXTENSION
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.logs import configure_logging
-from app.pages import mine
+from app.pages import GuestPages, mine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(app)
 
+    # First-time visitors' pages from memory, before Flask (inside ProxyFix: it sees the
+    # client's scheme and host). Off when every request must re-check content (tests).
+    # Its entries expire by the content cache's clock: the same time the recheck interval uses.
+    app.wsgi_app = GuestPages(  # type: ignore[method-assign]
+        app.wsgi_app,
+        float(app.config["CONTENT_RECHECK_SECONDS"]),
+        app.config["LANGUAGES"],
+        clock=lambda: app.extensions[CONTENT_EXTENSION].clock(),
+    )
     hops = int(app.config["PROXY_HOPS"])
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -23,3 +24,9 @@ babel = Babel()
 login_manager = LoginManager()
 # In-memory counters: enough for one server process; set RATELIMIT_STORAGE_URI for several.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@limiter.request_filter
+def _reads_are_not_limited() -> bool:
+    """Every limit is on a POST (sign-in, registration, password forms): reads skip the checks."""
+    return request.method in ("GET", "HEAD", "OPTIONS")

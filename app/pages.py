@@ -22,11 +22,25 @@ per-learner value cannot leak into the bytes every learner is sent.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, session
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    session,
+)
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -191,8 +205,91 @@ def render_page(
         cache.put(full_key, page)
     g.page_state = state
     if not session and not current_user.is_authenticated:
+        # The same bytes for every first-time visitor: GuestPages may answer the next ones.
+        request.environ[SHARED_PAGE] = True
         return Response(page.fill_fresh(), mimetype="text/html")
     return Response(page.fill(state), mimetype="text/html")
+
+
+# --- First-time visitors answered before Flask -------------------------------------------
+
+#: Set in the WSGI environ by `render_page` when it answered with a first-time visitor's bytes.
+SHARED_PAGE = "academy.shared_page"
+
+
+class GuestPages:
+    """WSGI middleware: a first-time visitor's page is answered from memory, before Flask.
+
+    A GET with no cookie and no query string, for a page under a language prefix, that Flask
+    last answered with the shared bytes every first-time visitor gets (`render_page` marks the
+    environ), is answered with the same status, headers and bytes for `ttl` seconds: no
+    routing, no session, no catalogue check. Then the next such request goes through Flask
+    again, which re-checks content and artefacts and refreshes the entry. A content edit or a
+    rebuilt artefact therefore reaches first-time visitors at most `ttl` seconds later than
+    the others (ACADEMY_CONTENT_RECHECK_SECONDS; 0 turns this off). Anything with a cookie
+    (a session, a sign-in) always goes to Flask.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        ttl: float,
+        languages: Sequence[str],
+        size: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.ttl = ttl
+        self.prefixes = tuple(f"/{code}/" for code in languages)
+        self.size = size
+        self.clock = clock
+        self._entries: dict[tuple[str, ...], tuple[float, str, list[tuple[str, str]], bytes]] = {}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer from memory when allowed and fresh; otherwise ask Flask (and maybe keep it)."""
+        path = environ.get("PATH_INFO", "")
+        if (
+            self.ttl <= 0
+            or environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("HTTP_COOKIE")
+            or environ.get("QUERY_STRING")
+            or not path.startswith(self.prefixes)
+        ):
+            return self.app(environ, start_response)
+        key = (
+            environ.get("wsgi.url_scheme", ""),
+            environ.get("HTTP_HOST", ""),
+            environ.get("SCRIPT_NAME", ""),
+            path,
+        )
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self.clock():
+            start_response(entry[1], list(entry[2]))
+            return [entry[3]]
+        seen: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen["status"], seen["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, keep)
+        headers = seen.get("headers") or []
+        if not (
+            environ.get(SHARED_PAGE)
+            and str(seen.get("status", "")).startswith("200 ")
+            and not any(name.lower() == "set-cookie" for name, _ in headers)
+        ):
+            return body
+        try:
+            data = b"".join(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        if len(self._entries) >= self.size:
+            self._entries.clear()  # one entry per page path: only a crawl of odd URLs fills it
+        self._entries[key] = (self.clock() + self.ttl, seen["status"], list(headers), data)
+        return [data]
 
 
 # --- The slots of base.html, on every page -------------------------------------------------

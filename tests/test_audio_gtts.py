@@ -69,6 +69,7 @@ def fake() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}{PATH}"
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(autouse=True)
