@@ -1,7 +1,7 @@
 """LTI 1.3: registered platforms, launched accounts, one-time nonces, AGS grade links
 
 Revision ID: 7f0c1db5a25c
-Revises: d3e4f5a6b7c8
+Revises: e4f5a6b7c8d9
 Create Date: 2026-12-01 13:45:46.310702
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7f0c1db5a25c'
-down_revision = 'd3e4f5a6b7c8'
+down_revision = 'e4f5a6b7c8d9'
 branch_labels = None
 depends_on = None
 
