@@ -36,8 +36,12 @@ DEFAULTS: dict[str, Any] = {
     # /_accel/media/, deploy/nginx/academy.conf.in). Set, the app checks access to a built MP3
     # or PDF and answers with X-Accel-Redirect; nginx sends the file. Empty: the app sends it.
     "ACCEL_REDIRECT": "",
-    # Seconds a section must stay open on screen before it counts as read.
+    # A section counts as read after it stays open on screen for READ_SHARE of the time a
+    # reader at READ_WORDS_PER_MINUTE needs for its words, and never less than READ_SECONDS
+    # (or after 90 % of its audio is listened to).
     "READ_SECONDS": 5,
+    "READ_WORDS_PER_MINUTE": 250,
+    "READ_SHARE": 0.5,
     # Longest one PDF (module, course or certificate) may take to render before it is stopped.
     "PDF_RENDER_SECONDS": 120.0,
     # Session cookies only over HTTPS; off in debug and tests, and for `make run` on loopback.

@@ -210,8 +210,16 @@ def test_export_contains_exactly_the_learners_own_data(app: Flask) -> None:
     register(ada, "ada@example.org", "Ada")
     register(bob, "bob@example.org", "Bob")
     url = "/en/trial/first-steps/progress"
-    assert beacon(ada, url, {"verb": "section-read", "section": "words"}).status_code == 200
-    assert beacon(bob, url, {"verb": "section-read", "section": "experience"}).status_code == 200
+    assert (
+        beacon(ada, url, {"verb": "section-read", "section": "words", "seconds": 600}).status_code
+        == 200
+    )
+    assert (
+        beacon(
+            bob, url, {"verb": "section-read", "section": "experience", "seconds": 600}
+        ).status_code
+        == 200
+    )
     response = ada.get("/en/me/export.json")
     assert response.headers["Content-Disposition"].startswith("attachment")
     data = json.loads(response.data)
@@ -239,7 +247,7 @@ def test_delete_account_removes_the_user_and_every_statement(app: Flask) -> None
     beacon(
         client,
         "/en/trial/first-steps/progress",
-        {"verb": "section-read", "section": "experience"},
+        {"verb": "section-read", "section": "experience", "seconds": 600},
     )
     token = csrf_from(client, "/en/me/delete")
     wrong = client.post("/en/me/delete", data={"csrf_token": token, "password": "not my password"})
