@@ -61,7 +61,9 @@ def test_voided_statements_leave_every_query_and_come_back_only_by_voided_id(
         ada = app.test_client()
         register(ada, "ada@example.org", name="Ada Lovelace")
         for section in ("points", "promise"):
-            _beacon(ada, "en", "loyalty", {"verb": "section-read", "section": section})
+            _beacon(
+                ada, "en", "loyalty", {"verb": "section-read", "section": section, "seconds": 600}
+            )
         with app.app_context():
             own = [s.uuid for s in db.session.scalars(select(Statement).order_by(Statement.id))]
         reader, writer = _issue(app), _issue(app, "--write")
