@@ -62,6 +62,23 @@ class ModuleProgress(db.Model):  # type: ignore[name-defined]
     last_language: Mapped[str | None] = mapped_column(String(8))
     last_activity: Mapped[datetime | None] = mapped_column(UTCDateTime)
     statements: Mapped[int] = mapped_column(default=0)
+    # "downloaded" statements about the module (its PDF): the reports' PDF channel.
+    pdf_downloads: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Seconds of audio listened in all sections together (the sum of audio_listened).
+    audio_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class CourseProgress(db.Model):  # type: ignore[name-defined]
+    """What a learner's course-level statements add up to (the whole-course PDF downloaded)."""
+
+    __tablename__ = "course_progress"
+    __table_args__ = (UniqueConstraint("learner", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner: Mapped[str] = mapped_column(String(80), index=True)
+    course_id: Mapped[str] = mapped_column(String(100))
+    pdf_downloads: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_activity: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def certificate_code() -> str:

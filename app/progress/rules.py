@@ -41,6 +41,7 @@ class Summary:
     last_language: str | None = None
     last_activity: datetime | None = None
     statements: int = 0
+    pdf_downloads: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ def apply(summary: Summary, event: Event) -> Summary:
         summary.last_section = section
         if duration and total >= AUDIO_READ_SHARE * duration:
             _mark_read(summary, section)
+    elif event.verb == "downloaded":
+        summary.pdf_downloads += 1
     elif event.verb in ("passed", "failed"):
         score = _number(result.get("score"))
         if score is not None:

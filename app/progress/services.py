@@ -21,7 +21,7 @@ from app.accounts.models import User, utcnow
 from app.content.model import Course, Module
 from app.database import rowcount, writes
 from app.extensions import db
-from app.progress.models import CourseCompletion, ModuleProgress, Statement
+from app.progress.models import CourseCompletion, CourseProgress, ModuleProgress, Statement
 from app.progress.rules import (
     CHANNELS,
     VERBS,
@@ -73,6 +73,7 @@ def _summary_of(row: ModuleProgress) -> Summary:
         last_language=row.last_language,
         last_activity=row.last_activity,
         statements=row.statements,
+        pdf_downloads=row.pdf_downloads or 0,
     )
 
 
@@ -89,6 +90,8 @@ def _store(row: ModuleProgress, summary: Summary) -> None:
     row.last_language = summary.last_language
     row.last_activity = summary.last_activity
     row.statements = summary.statements
+    row.pdf_downloads = summary.pdf_downloads
+    row.audio_seconds = round(sum(summary.audio_listened.values()), 3)
 
 
 def _locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
@@ -105,6 +108,8 @@ def _locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
             audio_listened={},
             quiz_passed=False,
             statements=0,
+            pdf_downloads=0,
+            audio_seconds=0.0,
         )
         .on_conflict_do_nothing(index_elements=["learner", "course_id", "module_id"])
     )
@@ -212,12 +217,35 @@ def record_course_event(
         raise ProgressError(f"unknown verb {verb!r}")
     if channel not in CHANNELS:
         raise ProgressError(f"unknown channel {channel!r}")
+    now = utcnow()
     statement = _new_statement(
         learner, verb, course.id, None, None, None, {"channel": channel, "language": language},
-        utcnow(),
+        now,
     )  # fmt: skip
+    if verb == "downloaded":
+        _count_course_download(learner, course.id, now, 1)
     db.session.flush()
     return statement
+
+
+def _count_course_download(learner: str, course_id: str, now: datetime | None, n: int) -> None:
+    """Add `n` course PDF downloads to the learner's course summary (created if missing)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(CourseProgress)
+        .values(learner=learner, course_id=course_id, pdf_downloads=0)
+        .on_conflict_do_nothing(index_elements=["learner", "course_id"])
+    )
+    row = db.session.execute(
+        select(CourseProgress)
+        .where(CourseProgress.learner == learner, CourseProgress.course_id == course_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    row.pdf_downloads = (row.pdf_downloads or 0) + n
+    if now is not None:
+        row.last_activity = max(filter(None, (row.last_activity, now)))
 
 
 def _complete_course_if_done(
@@ -300,6 +328,14 @@ def adopt_guest_progress(guest: str, learner: str, courses: dict[str, Course]) -
         )
     )
     db.session.execute(delete(ModuleProgress).where(ModuleProgress.learner == guest))
+    for course_progress in db.session.scalars(
+        select(CourseProgress).where(CourseProgress.learner == guest)
+    ).all():
+        _count_course_download(
+            learner, course_progress.course_id, course_progress.last_activity,
+            course_progress.pdf_downloads,
+        )  # fmt: skip
+        db.session.delete(course_progress)
     guest_completions = db.session.scalars(
         select(CourseCompletion).where(CourseCompletion.learner == guest)
     ).all()
@@ -426,6 +462,7 @@ def delete_learner_data(learner: str) -> None:
     db.session.execute(delete(Statement).where(Statement.learner == learner))
     db.session.execute(delete(ModuleProgress).where(ModuleProgress.learner == learner))
     db.session.execute(delete(CourseCompletion).where(CourseCompletion.learner == learner))
+    db.session.execute(delete(CourseProgress).where(CourseProgress.learner == learner))
     db.session.flush()
 
 
@@ -486,6 +523,7 @@ def export_summaries(learner: str) -> list[dict[str, Any]]:
             "audio_seconds_listened": dict(row.audio_listened or {}),
             "best_score": row.best_score,
             "quiz_passed": row.quiz_passed,
+            "pdf_downloads": row.pdf_downloads,
             "completed_at": row.completed_at.isoformat() if row.completed_at else None,
             "last_activity": row.last_activity.isoformat() if row.last_activity else None,
         }

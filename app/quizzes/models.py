@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, Index, String
+from sqlalchemy import JSON, Float, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.accounts.models import utcnow
@@ -46,3 +46,32 @@ class QuizAttempt(db.Model):  # type: ignore[name-defined]
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class LatestScore(db.Model):  # type: ignore[name-defined]
+    """A question's score in a learner's latest attempt at a module; mastery reports read this.
+
+    Kept per question, not per outcome: which question assesses which outcome is content,
+    read when the report is drawn, so a trainer's edit to the mapping shows at once.
+    """
+
+    __tablename__ = "latest_scores"
+    __table_args__ = (
+        UniqueConstraint("learner", "course_id", "module_id", "question_id"),
+        # Covers the mastery query: one module's rows in learner order, without the table.
+        Index(
+            "ix_latest_scores_course_module",
+            "course_id",
+            "module_id",
+            "learner",
+            "question_id",
+            "score",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner: Mapped[str] = mapped_column(String(80))
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str] = mapped_column(String(100))
+    question_id: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float] = mapped_column(Float)

@@ -28,7 +28,7 @@ from app.database import rowcount, writes
 from app.extensions import db
 from app.progress import services as progress
 from app.quizzes.grading import score
-from app.quizzes.models import QuizAttempt
+from app.quizzes.models import LatestScore, QuizAttempt
 
 #: Longest text a learner may type in one field; longer means a tampered or broken form.
 MAX_ANSWER_LENGTH = 2000
@@ -339,7 +339,41 @@ def submit(
         if stored is None:
             raise
         return stored, False
+    refresh_latest_scores(learner, course.id, module.id)
+    db.session.flush()
     return attempt, True
+
+
+def refresh_latest_scores(learner: str, course_id: str, module_id: str) -> None:
+    """Store the per-question scores of the learner's latest attempt at a module (flushes)."""
+    db.session.execute(
+        delete(LatestScore).where(
+            LatestScore.learner == learner,
+            LatestScore.course_id == course_id,
+            LatestScore.module_id == module_id,
+        )
+    )
+    scores = db.session.scalar(
+        select(QuizAttempt.scores)
+        .where(
+            QuizAttempt.learner == learner,
+            QuizAttempt.course_id == course_id,
+            QuizAttempt.module_id == module_id,
+        )
+        .order_by(QuizAttempt.submitted_at.desc(), QuizAttempt.id.desc())
+        .limit(1)
+    )
+    db.session.add_all(
+        LatestScore(
+            learner=learner,
+            course_id=course_id,
+            module_id=module_id,
+            question_id=question_id,
+            score=float(value),
+        )
+        for question_id, value in (scores or {}).items()
+    )
+    db.session.flush()
 
 
 def attempts_of(learner: str | None, course_id: str, module_id: str) -> list[QuizAttempt]:
@@ -367,11 +401,22 @@ def best_score(attempts: list[QuizAttempt]) -> float | None:
 @writes
 def move_guest_attempts(guest: str, learner: str) -> int:
     """Give a guest's attempts to the account they just signed in to (flushes, no commit)."""
+    touched = {
+        (course_id, module_id)
+        for course_id, module_id in db.session.execute(
+            select(QuizAttempt.course_id, QuizAttempt.module_id)
+            .where(QuizAttempt.learner == guest)
+            .distinct()
+        )
+    }
     moved = rowcount(
         db.session.execute(
             update(QuizAttempt).where(QuizAttempt.learner == guest).values(learner=learner)
         )
     )
+    db.session.execute(delete(LatestScore).where(LatestScore.learner == guest))
+    for course_id, module_id in sorted(touched):
+        refresh_latest_scores(learner, course_id, module_id)
     db.session.flush()
     return moved
 
@@ -380,6 +425,7 @@ def move_guest_attempts(guest: str, learner: str) -> int:
 def delete_attempts(learner: str) -> None:
     """Remove every attempt of a learner (flushes, no commit)."""
     db.session.execute(delete(QuizAttempt).where(QuizAttempt.learner == learner))
+    db.session.execute(delete(LatestScore).where(LatestScore.learner == learner))
     db.session.flush()
 
 

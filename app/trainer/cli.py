@@ -79,7 +79,7 @@ def progress(code: str) -> None:
     course = catalogue().course(group.course_id)
     if course is None:
         raise click.ClickException(f"the group's course '{group.course_id}' is not loaded")
-    _write(progress_csv(group_report(group, course, with_outcomes=False)))
+    _write(progress_csv(group_report(group, course, with_mastery=False)))
 
 
 @reports_cli.command("items")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,30 +66,42 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """The CSV text, BOM first, CRLF line ends (RFC 4180); text cells neutralised."""
+def csv_chunks(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], size: int = 500
+) -> Iterator[str]:
+    """The CSV text in pieces of `size` rows, BOM first, CRLF line ends (RFC 4180)."""
     buffer = io.StringIO()
     buffer.write(BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         # Numbers arrive already formatted by the callers below, never as learner text.
         writer.writerow([value if isinstance(value, _Raw) else _cell(value) for value in row])
-    return buffer.getvalue()
+        if n % size == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The CSV text, BOM first, CRLF line ends (RFC 4180); text cells neutralised."""
+    return "".join(csv_chunks(header, rows))
 
 
 class _Raw(str):
     """A value we formatted ourselves (a number, a time): written as is, never neutralised."""
 
 
-def progress_rows(report: GroupReport, rows: Sequence[LearnerRow] | None = None) -> list[list[Any]]:
+def progress_rows(
+    report: GroupReport, rows: Sequence[LearnerRow] | None = None
+) -> Iterator[list[Any]]:
     """One row per learner and module, in the report's order."""
-    out: list[list[Any]] = []
     for row in report.rows if rows is None else rows:
         for column in report.modules:
             cell = row.cells[column.id]
             best = None if cell.best_score is None else 100 * cell.best_score
-            out.append(
+            yield (
                 [
                     row.name,
                     row.email,
@@ -104,12 +116,16 @@ def progress_rows(report: GroupReport, rows: Sequence[LearnerRow] | None = None)
                     _Raw(iso_utc(cell.last_activity)),
                 ]
             )
-    return out
 
 
 def progress_csv(report: GroupReport, rows: Sequence[LearnerRow] | None = None) -> str:
     """The group progress report as CSV."""
     return to_csv(PROGRESS_COLUMNS, progress_rows(report, rows))
+
+
+def progress_csv_chunks(report: GroupReport) -> Iterator[str]:
+    """The group progress report as CSV, in pieces to send as they are written."""
+    return csv_chunks(PROGRESS_COLUMNS, progress_rows(report))
 
 
 def items_csv(stats: Sequence[QuestionStats]) -> str:

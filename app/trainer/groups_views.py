@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, time
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -20,16 +21,17 @@ from app.quizzes.models import QuizAttempt
 from app.quizzes.review import reviewed_questions
 from app.trainer import groups as services
 from app.trainer.access import trainer_required
-from app.trainer.csv_export import items_csv, progress_csv
+from app.trainer.csv_export import items_csv, progress_csv_chunks
 from app.trainer.forms import CoTrainerForm, GroupForm
 from app.trainer.item_analysis import hardest
 from app.trainer.models import Group
 from app.trainer.reports import (
     SORTS,
     STATUSES,
+    add_details,
+    fill_outcomes,
     filter_rows,
     group_report,
-    outcome_mastery,
     question_stats,
 )
 from app.web import catalogue
@@ -77,9 +79,10 @@ def _course_of(group: Group) -> Course:
     return course
 
 
-def _csv(text: str, filename: str) -> Response:
+def _csv(text: str | Iterable[str], filename: str) -> Response:
+    # A report's CSV is sent as it is written, a few hundred rows at a time.
     return Response(
-        text.encode("utf-8"),
+        text.encode("utf-8") if isinstance(text, str) else (part.encode("utf-8") for part in text),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -144,20 +147,22 @@ def report(lang: str, group_id: int) -> ResponseReturnValue:
     """The group's progress matrix, filters, outcome mastery, charts, code and co-trainers."""
     group = _group_or_404(group_id)
     course = _course_of(group)
-    result = group_report(group, course)
+    sort = request.args.get("sort", "name")
+    sort = sort if sort.lstrip("-") in SORTS else "name"
+    # Light rows for every member (filters, sorting, charts); details only for the page shown.
+    result = group_report(group, course, details=False, with_sections=sort.endswith("completed"))
     module_id = request.args.get("module") or None
     if module_id not in {c.id for c in result.modules}:
         module_id = None
     status = request.args.get("status") or None
     status = status if status in STATUSES else None
-    sort = request.args.get("sort", "name")
-    sort = sort if sort.lstrip("-") in SORTS else "name"
     inactive = _int_arg("inactive")
     rows = filter_rows(result, module_id, status, inactive, sort)
     # A page of learners at a time: a class of hundreds stays readable and quick to draw.
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(_int_arg("page") or 1, 1), pages)
     shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    add_details(result, course.id, shown)
     return render_template(
         "trainer/group.html",
         lang=lang,
@@ -175,7 +180,7 @@ def report(lang: str, group_id: int) -> ResponseReturnValue:
         columns=[c for c in result.modules if module_id in (None, c.id)],
         filters={"module": module_id, "status": status, "inactive": inactive, "sort": sort},
         statuses=STATUSES,
-        mastery=outcome_mastery(result),
+        mastery=result.mastery,
         completion=result.completion_per_module(),
         distribution=result.score_distribution(),
         co_trainers=services.co_trainers(group),
@@ -191,8 +196,8 @@ def report(lang: str, group_id: int) -> ResponseReturnValue:
 def report_csv(lang: str, group_id: int) -> ResponseReturnValue:
     """The group's progress as CSV: one row per learner and module."""
     group = _group_or_404(group_id)
-    result = group_report(group, _course_of(group), with_outcomes=False)
-    return _csv(progress_csv(result), f"progress-{group.code}.csv")
+    result = group_report(group, _course_of(group), with_mastery=False)
+    return _csv(progress_csv_chunks(result), f"progress-{group.code}.csv")
 
 
 @bp.post("/<lang:lang>/trainer/groups/<int:group_id>/code")
@@ -265,8 +270,10 @@ def learner(lang: str, group_id: int, user_id: int) -> ResponseReturnValue:
     if user is None or not services.is_member(group, user):
         abort(404)
     course = _course_of(group)
-    result = group_report(group, course)
+    result = group_report(group, course, details=False, with_mastery=False)
     row = next(r for r in result.rows if r.user_id == user.id)
+    add_details(result, course.id, [row])
+    fill_outcomes(row, result.modules, course.id)
     key = user.learner_key
     attempts = db.session.scalars(
         select(QuizAttempt)

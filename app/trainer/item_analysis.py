@@ -103,17 +103,19 @@ def analyse(questions: Sequence[Question], attempts: Sequence[AttemptData]) -> l
     """Statistics for each graded question over `attempts` (already filtered and chosen)."""
     graded = [q for q in questions if q.is_graded]
     ids = [q.id for q in graded]
+    # Each attempt's total over the graded questions, once: the rest of the quiz is total - x.
+    totals = [sum(float(a.scores.get(i, 0.0)) for i in ids) for a in attempts]
     out: list[QuestionStats] = []
     for question in graded:
         xs: list[float] = []
         rests: list[float] = []
         counts = {o.id: 0 for o in question.options} if question.type in CHOICE_TYPES else {}
-        for attempt in attempts:
+        for attempt, total in zip(attempts, totals, strict=True):
             if question.id not in attempt.scores:
                 continue  # the question was added after this attempt
             x = float(attempt.scores[question.id])
             xs.append(x)
-            rests.append(sum(float(attempt.scores.get(i, 0.0)) for i in ids if i != question.id))
+            rests.append(total - x)
             for chosen in _chosen(question, attempt.answers.get(question.id)):
                 if chosen in counts:
                     counts[chosen] += 1

@@ -1,8 +1,11 @@
 """Group reports read from the summary tables (never by replaying statements).
 
-One query per table for the whole group: module summaries, attempt counts, PDF download
-counts, course completions. Only current members with an account appear: guests cannot
-join a group, a learner who left is gone, and a deleted account has no membership left.
+Every member gets a light row (status, best score, last activity per module: plain columns,
+no JSON) for the filters, the sorting and the charts; only the learners a page shows get
+the details (sections read, audio, attempts, PDF downloads). Mastery per outcome is counted
+by the database from each learner's latest per-question scores. Only current members with
+an account appear: guests cannot join a group, a learner who left is gone, and a deleted
+account has no membership left.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, String, case, cast, func, literal, select
 
 from app.accounts.models import User, utcnow
 from app.content.model import Course, Module
 from app.extensions import db
-from app.progress.models import CourseCompletion, ModuleProgress, Statement
-from app.quizzes.models import QuizAttempt
+from app.progress.models import CourseCompletion, CourseProgress, ModuleProgress
+from app.quizzes.models import LatestScore, QuizAttempt
 from app.trainer.item_analysis import AttemptData, QuestionStats, analyse, first_attempts
 from app.trainer.models import Group, GroupMember
 
@@ -113,6 +117,8 @@ class GroupReport:
     group: Group
     modules: list[ModuleColumn]
     rows: list[LearnerRow]
+    # (module, outcome id, text, members who mastered it, members assessed on it)
+    mastery: list[tuple[ModuleColumn, str, str, int, int]] = field(default_factory=list)
 
     def completion_per_module(self) -> list[tuple[ModuleColumn, int, int, int]]:
         """(module, completed, in progress, not started) for each module."""
@@ -166,23 +172,55 @@ def _status(row_completed: datetime | None, statements: int) -> str:
     return IN_PROGRESS if statements else NOT_STARTED
 
 
-def group_report(group: Group, course: Course, with_outcomes: bool = True) -> GroupReport:
-    """The progress of every current member in every visible module of the group's course."""
+def member_keys_query(group: Group) -> Select[str]:
+    """A query of the learner keys ("u:<id>") of the group's current members."""
+    key = literal("u:", String) + cast(GroupMember.user_id, String)
+    return select(key).where(GroupMember.group_id == group.id)
+
+
+def group_report(
+    group: Group,
+    course: Course,
+    details: bool = True,
+    with_mastery: bool = True,
+    with_sections: bool = False,
+) -> GroupReport:
+    """The progress of every current member in every visible module of the group's course.
+
+    :param details: every row's details; False: light rows only, see `add_details`.
+    :param with_mastery: count mastery per outcome for the group.
+    :param with_sections: sections read in every row even without details (to sort by them).
+    """
     columns = module_columns(course, group.language)
-    current_sections = {c.id: {s.id for s in c.module.reading_sections} for c in columns}
-    people = member_rows(group)
+    totals = {c.id: len(_sections(c)) for c in columns}
     rows: dict[str, LearnerRow] = {}
-    for user_id, name, email in people:
-        cells = {c.id: Cell(c.id, sections_total=len(current_sections[c.id])) for c in columns}
+    for user_id, name, email in member_rows(group):
+        cells = {c.id: Cell(c.id, sections_total=totals[c.id]) for c in columns}
         rows[f"u:{user_id}"] = LearnerRow(user_id, name, email, cells)
-    keys = list(rows)
-    if keys:
-        _fill_summaries(rows, keys, course.id, current_sections)
-        _fill_counts(rows, keys, course.id)
-        # Attempts are only read when some question names an outcome: nothing to show otherwise.
-        if with_outcomes and any(q.outcomes for c in columns for q in c.module.questions):
-            _fill_outcomes(rows, keys, columns, course.id)
-    return GroupReport(group, columns, list(rows.values()))
+    report = GroupReport(group, columns, list(rows.values()))
+    if not rows:
+        report.mastery = _mastery(columns, None, course.id) if with_mastery else []
+        return report
+    members = member_keys_query(group)
+    _fill_light(rows, members, course.id, columns if details else None)
+    if details:
+        _fill_attempts(rows, members, course.id)
+    elif with_sections:
+        _fill_sections(rows, members, course.id, columns)
+    if with_mastery:
+        report.mastery = _mastery(columns, members, course.id)
+    return report
+
+
+def add_details(report: GroupReport, course_id: str, shown: Iterable[LearnerRow]) -> None:
+    """Sections read, audio and attempts of the rows a page shows (light rows before)."""
+    rows = {row.learner_key: row for row in shown}
+    for chunk in _chunks(list(rows)):
+        _fill_details(rows, chunk, course_id, report.modules)
+
+
+def _sections(column: ModuleColumn) -> set[str]:
+    return {s.id for s in column.module.reading_sections}
 
 
 def _chunks(keys: list[str], size: int = 900) -> Iterable[list[str]]:
@@ -191,94 +229,200 @@ def _chunks(keys: list[str], size: int = 900) -> Iterable[list[str]]:
         yield keys[start : start + size]
 
 
-def _fill_summaries(
-    rows: dict[str, LearnerRow], keys: list[str], course_id: str, sections: dict[str, set[str]]
+def _fill_light(
+    rows: dict[str, LearnerRow],
+    members: Any,
+    course_id: str,
+    columns: list[ModuleColumn] | None = None,
 ) -> None:
-    for chunk in _chunks(keys):
-        result = db.session.execute(
-            select(
-                ModuleProgress.learner,
-                ModuleProgress.module_id,
-                ModuleProgress.sections_read,
-                ModuleProgress.audio_listened,
-                ModuleProgress.best_score,
-                ModuleProgress.quiz_passed,
-                ModuleProgress.completed_at,
-                ModuleProgress.last_activity,
-                ModuleProgress.statements,
-            ).where(ModuleProgress.course_id == course_id, ModuleProgress.learner.in_(chunk))
-        )
-        for learner, module_id, read, audio, best, passed, done, last, count in result:
-            cell = rows[learner].cells.get(module_id)
-            if cell is None:  # a module since removed or hidden
-                continue
-            cell.status = _status(done, count)
-            cell.sections_read = sum(1 for s in read or [] if s in sections[module_id])
-            cell.audio_seconds = sum(float(v) for v in (audio or {}).values())
-            cell.best_score = best
-            cell.passed = bool(passed)
-            cell.last_activity = last
+    """Status, best score, PDF downloads and last activity of every cell; completions.
 
-
-def _fill_counts(rows: dict[str, LearnerRow], keys: list[str], course_id: str) -> None:
-    for chunk in _chunks(keys):
-        attempts = db.session.execute(
-            select(QuizAttempt.learner, QuizAttempt.module_id, func.count())
-            .where(QuizAttempt.course_id == course_id, QuizAttempt.learner.in_(chunk))
-            .group_by(QuizAttempt.learner, QuizAttempt.module_id)
-        )
-        for learner, module_id, count in attempts:
-            cell = rows[learner].cells.get(module_id)
-            if cell is not None:
-                cell.attempts = count
-        downloads = db.session.execute(
-            select(Statement.learner, Statement.module_id, func.count())
-            .where(
-                Statement.learner.in_(chunk),
-                Statement.course_id == course_id,
-                Statement.verb == "downloaded",
-            )
-            .group_by(Statement.learner, Statement.module_id)
-        )
-        for learner, download_module, count in downloads:
-            if download_module is None:
-                rows[learner].course_pdf_downloads = count
-            elif (cell := rows[learner].cells.get(download_module)) is not None:
-                cell.pdf_downloads = count
-        completions = db.session.execute(
-            select(
-                CourseCompletion.learner, CourseCompletion.completed_at, CourseCompletion.code
-            ).where(CourseCompletion.course_id == course_id, CourseCompletion.learner.in_(chunk))
-        )
-        for learner, completed_at, code in completions:
+    :param columns: also the details of every cell (sections read, audio), in the same query.
+    """
+    detail_columns = (ModuleProgress.sections_read, ModuleProgress.audio_seconds) if columns else ()
+    sections = {c.id: _sections(c) for c in columns or ()}
+    result = db.session.execute(
+        select(
+            ModuleProgress.learner,
+            ModuleProgress.module_id,
+            ModuleProgress.best_score,
+            ModuleProgress.quiz_passed,
+            ModuleProgress.completed_at,
+            ModuleProgress.last_activity,
+            ModuleProgress.statements,
+            ModuleProgress.pdf_downloads,
+            *detail_columns,
+        ).where(ModuleProgress.course_id == course_id, ModuleProgress.learner.in_(members))
+    )
+    for learner, module_id, best, passed, done, last, count, pdfs, *detail in result:
+        row = rows.get(learner)
+        cell = row.cells.get(module_id) if row is not None else None
+        if cell is None:  # a module since removed or hidden
+            continue
+        cell.status = _status(done, count)
+        cell.best_score = best
+        cell.passed = bool(passed)
+        cell.last_activity = last
+        cell.pdf_downloads = pdfs or 0
+        if detail:
+            read, audio = detail
+            current = sections[module_id]
+            cell.sections_read = sum(1 for s in read or [] if s in current)
+            cell.audio_seconds = audio or 0.0
+    completions = db.session.execute(
+        select(
+            CourseCompletion.learner, CourseCompletion.completed_at, CourseCompletion.code
+        ).where(CourseCompletion.course_id == course_id, CourseCompletion.learner.in_(members))
+    )
+    for learner, completed_at, code in completions:
+        if learner in rows:
             rows[learner].completed_at = completed_at
             rows[learner].certificate = code
-
-
-def _fill_outcomes(
-    rows: dict[str, LearnerRow], keys: list[str], columns: list[ModuleColumn], course_id: str
-) -> None:
-    """Each member's standing on each outcome, from their latest attempt at each module."""
-    latest: dict[tuple[str, str], tuple[datetime, dict[str, float]]] = {}
-    for chunk in _chunks(keys):
-        result = db.session.execute(
-            select(
-                QuizAttempt.learner,
-                QuizAttempt.module_id,
-                QuizAttempt.submitted_at,
-                QuizAttempt.scores,
-            ).where(QuizAttempt.course_id == course_id, QuizAttempt.learner.in_(chunk))
+    downloads = db.session.execute(
+        select(CourseProgress.learner, CourseProgress.pdf_downloads).where(
+            CourseProgress.course_id == course_id, CourseProgress.learner.in_(members)
         )
-        for learner, module_id, submitted, scores in result:
-            kept = latest.get((learner, module_id))
-            if kept is None or submitted > kept[0]:
-                latest[(learner, module_id)] = (submitted, scores or {})
+    )
+    for learner, count in downloads:
+        if learner in rows:
+            rows[learner].course_pdf_downloads = count or 0
+
+
+def _fill_sections(
+    rows: dict[str, LearnerRow], learners: Any, course_id: str, columns: list[ModuleColumn]
+) -> None:
+    """Sections read (those the module still has) of every cell of these learners."""
+    sections = {c.id: _sections(c) for c in columns}
+    result = db.session.execute(
+        select(
+            ModuleProgress.learner, ModuleProgress.module_id, ModuleProgress.sections_read
+        ).where(ModuleProgress.course_id == course_id, ModuleProgress.learner.in_(learners))
+    )
+    for learner, module_id, read in result:
+        row = rows.get(learner)
+        cell = row.cells.get(module_id) if row is not None else None
+        if cell is not None:
+            current = sections[module_id]
+            cell.sections_read = sum(1 for s in read or [] if s in current)
+
+
+def _fill_details(
+    rows: dict[str, LearnerRow], learners: Any, course_id: str, columns: list[ModuleColumn]
+) -> None:
+    """Sections read, audio listened and attempts of these learners' cells."""
+    sections = {c.id: _sections(c) for c in columns}
+    result = db.session.execute(
+        select(
+            ModuleProgress.learner,
+            ModuleProgress.module_id,
+            ModuleProgress.sections_read,
+            ModuleProgress.audio_seconds,
+        ).where(ModuleProgress.course_id == course_id, ModuleProgress.learner.in_(learners))
+    )
+    for learner, module_id, read, audio in result:
+        row = rows.get(learner)
+        cell = row.cells.get(module_id) if row is not None else None
+        if cell is None:
+            continue
+        current = sections[module_id]
+        cell.sections_read = sum(1 for s in read or [] if s in current)
+        cell.audio_seconds = audio or 0.0
+    _fill_attempts(rows, learners, course_id)
+
+
+def _fill_attempts(rows: dict[str, LearnerRow], learners: Any, course_id: str) -> None:
+    """How many times each of these learners took each module's quiz."""
+    attempts = db.session.execute(
+        select(QuizAttempt.learner, QuizAttempt.module_id, func.count())
+        .where(QuizAttempt.course_id == course_id, QuizAttempt.learner.in_(learners))
+        .group_by(QuizAttempt.learner, QuizAttempt.module_id)
+    )
+    for learner, module_id, count in attempts:
+        row = rows.get(learner)
+        cell = row.cells.get(module_id) if row is not None else None
+        if cell is not None:
+            cell.attempts = count
+
+
+def _mastery(
+    columns: list[ModuleColumn], members: Any, course_id: str
+) -> list[tuple[ModuleColumn, str, str, int, int]]:
+    """Mastery per outcome, counted by the database from the members' latest scores.
+
+    Per module, one column per outcome: each learner's mean score on the questions assessing
+    it (which question assesses which outcome, and the pass marks, come from the content as it
+    is now), then, over the learners, how many were assessed and how many reached the mark.
+    """
+    outcomes: list[tuple[ModuleColumn, str, str, list[str]]] = []
+    for c in columns:
+        for outcome in c.module.learning_outcomes:
+            questions = [q.id for q in c.module.questions if outcome.id in q.outcomes]
+            outcomes.append((c, outcome.id, outcome.text, questions))
+    found: dict[int, tuple[int, int]] = {}
+    if members is not None:
+        for c in columns:
+            # One query per module: the database reads only that module's rows.
+            assessed = [(n, o[3]) for n, o in enumerate(outcomes) if o[0] is c and o[3]]
+            if assessed:
+                found.update(_module_mastery(c, assessed, members, course_id))
+    return [
+        (c, outcome_id, text, *found.get(n, (0, 0)))
+        for n, (c, outcome_id, text, _questions) in enumerate(outcomes)
+    ]
+
+
+def _module_mastery(
+    column: ModuleColumn, assessed: list[tuple[int, list[str]]], members: Any, course_id: str
+) -> dict[int, tuple[int, int]]:
+    """(mastered, assessed) per outcome of one module, keyed by the outcome's position."""
+    per_learner = (
+        select(
+            *(
+                func.avg(case((LatestScore.question_id.in_(questions), LatestScore.score))).label(
+                    f"o{n}"
+                )
+                for n, questions in assessed
+            )
+        )
+        .where(
+            LatestScore.course_id == course_id,
+            LatestScore.module_id == column.id,
+            LatestScore.learner.in_(members),
+        )
+        .group_by(LatestScore.learner)
+        .subquery()
+    )
+    mark = column.pass_mark / 100 - 1e-9
+    totals: list[Any] = []
+    for n, _questions in assessed:
+        value = per_learner.c[f"o{n}"]
+        totals.append(func.count(value))
+        totals.append(func.sum(case((value >= mark, 1), else_=0)))
+    result = db.session.execute(select(*totals)).one()
+    return {
+        n: (int(result[2 * k + 1] or 0), int(result[2 * k] or 0))
+        for k, (n, _questions) in enumerate(assessed)
+    }
+
+
+def fill_outcomes(row: LearnerRow, columns: list[ModuleColumn], course_id: str) -> None:
+    """One member's standing on each outcome, from their latest attempt at each module."""
+    latest: dict[str, tuple[datetime, dict[str, float]]] = {}
+    result = db.session.execute(
+        select(QuizAttempt.module_id, QuizAttempt.submitted_at, QuizAttempt.scores).where(
+            QuizAttempt.course_id == course_id, QuizAttempt.learner == row.learner_key
+        )
+    )
+    for module_id, submitted, scores in result:
+        kept = latest.get(module_id)
+        if kept is None or submitted > kept[0]:
+            latest[module_id] = (submitted, scores or {})
     by_module = {c.id: c.module for c in columns}
-    for (learner, module_id), (_, scores) in latest.items():
+    for module_id, (_, scores) in latest.items():
         module = by_module.get(module_id)
         if module is not None:
             for outcome_id, value in outcome_standing(module, scores).items():
-                rows[learner].outcomes[(module_id, outcome_id)] = value
+                row.outcomes[(module_id, outcome_id)] = value
 
 
 def outcome_standing(module: Module, scores: dict[str, float]) -> dict[str, float]:
@@ -293,25 +437,6 @@ def outcome_standing(module: Module, scores: dict[str, float]) -> dict[str, floa
         for o in module.learning_outcomes
         if totals.get(o.id)
     }
-
-
-def outcome_mastery(report: GroupReport) -> list[tuple[ModuleColumn, str, str, int, int]]:
-    """(module, outcome id, text, members who mastered it, members assessed on it).
-
-    An outcome is mastered when the mean score on its questions reaches the module's pass mark.
-    """
-    out = []
-    for column in report.modules:
-        mark = column.pass_mark / 100
-        for outcome in column.module.learning_outcomes:
-            values = [
-                row.outcomes[(column.id, outcome.id)]
-                for row in report.rows
-                if (column.id, outcome.id) in row.outcomes
-            ]
-            mastered = sum(1 for v in values if v >= mark - 1e-9)
-            out.append((column, outcome.id, outcome.text, mastered, len(values)))
-    return out
 
 
 def filter_rows(
@@ -351,33 +476,43 @@ def filter_rows(
 
 
 def attempts_for_stats(
-    course_id: str, module_id: str, language: str | None, learners: list[str] | None
+    course_id: str,
+    module_id: str,
+    language: str | None,
+    group: Group | None,
+    first_only: bool = True,
 ) -> list[AttemptData]:
-    """Attempts of registered learners at a module (of a group's members when `learners`)."""
-    query = select(
-        QuizAttempt.learner, QuizAttempt.submitted_at, QuizAttempt.scores, QuizAttempt.answers
-    ).where(
+    """Attempts of registered learners at a module (of a group's members when `group`).
+
+    :param first_only: each learner's first attempt only, chosen by the database.
+    """
+    where = [
         QuizAttempt.course_id == course_id,
         QuizAttempt.module_id == module_id,
         # Guests appear in no report; accounts deleted since have no attempts left.
         QuizAttempt.learner.like("u:%"),
-    )
+    ]
     if language:
-        query = query.where(QuizAttempt.language == language)
-    if learners is None:
+        where.append(QuizAttempt.language == language)
+    if group is not None:
+        where.append(QuizAttempt.learner.in_(member_keys_query(group)))
+    if not first_only:
+        query = select(
+            QuizAttempt.learner, QuizAttempt.submitted_at, QuizAttempt.scores, QuizAttempt.answers
+        ).where(*where)
         return [AttemptData(*row) for row in db.session.execute(query)]
-    out: list[AttemptData] = []
-    for chunk in _chunks(learners):
-        out.extend(
-            AttemptData(*row)
-            for row in db.session.execute(query.where(QuizAttempt.learner.in_(chunk)))
+    order = func.row_number().over(
+        partition_by=QuizAttempt.learner, order_by=(QuizAttempt.submitted_at, QuizAttempt.id)
+    )
+    ranked = select(QuizAttempt.id, order.label("n")).where(*where).subquery()
+    query = (
+        select(
+            QuizAttempt.learner, QuizAttempt.submitted_at, QuizAttempt.scores, QuizAttempt.answers
         )
-    return out
-
-
-def member_keys(group: Group) -> list[str]:
-    """Learner keys of the group's current members."""
-    return [f"u:{user_id}" for user_id, _, _ in member_rows(group)]
+        .join(ranked, ranked.c.id == QuizAttempt.id)
+        .where(ranked.c.n == 1)
+    )
+    return first_attempts(AttemptData(*row) for row in db.session.execute(query))
 
 
 def question_stats(
@@ -392,10 +527,7 @@ def question_stats(
     :param language: only attempts taken in this language (None: every language).
     :param all_attempts: every attempt instead of each learner's first.
     """
-    learners = member_keys(group) if group is not None else None
-    attempts = attempts_for_stats(course.id, module.id, language, learners)
-    if not all_attempts:
-        attempts = first_attempts(attempts)
+    attempts = attempts_for_stats(course.id, module.id, language, group, not all_attempts)
     return analyse(list(module.questions), attempts)
 
 
