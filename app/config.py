@@ -36,8 +36,12 @@ DEFAULTS: dict[str, Any] = {
     # /_accel/media/, deploy/nginx/academy.conf.in). Set, the app checks access to a built MP3
     # or PDF and answers with X-Accel-Redirect; nginx sends the file. Empty: the app sends it.
     "ACCEL_REDIRECT": "",
-    # Seconds a section must stay open on screen before it counts as read.
+    # A section counts as read after it stays open on screen for READ_SHARE of the time a
+    # reader at READ_WORDS_PER_MINUTE needs for its words, and never less than READ_SECONDS
+    # (or after 90 % of its audio is listened to).
     "READ_SECONDS": 5,
+    "READ_WORDS_PER_MINUTE": 250,
+    "READ_SHARE": 0.5,
     # Longest one PDF (module, course or certificate) may take to render before it is stopped.
     "PDF_RENDER_SECONDS": 120.0,
     # Session cookies only over HTTPS; off in debug and tests, and for `make run` on loopback.
@@ -79,6 +83,8 @@ DEFAULTS: dict[str, Any] = {
     # Seconds before the first retry after the LRS failed; doubled each time up to the maximum.
     "XAPI_RETRY_SECONDS": 5.0,
     "XAPI_RETRY_MAX_SECONDS": 3600.0,
+    # The LTI tool's RSA private key (PEM), made on first use; empty: instance/lti/tool-key.pem.
+    "LTI_KEY_FILE": "",
     # Multiplies every task's retry delays (1.0: as declared; lower retries sooner).
     "QUEUE_RETRY_FACTOR": 1.0,
     # Mail server for "forgot password" e-mails, e.g. smtp://user:password@mail.example.org:587
@@ -172,6 +178,7 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
         **settings,
         "CONTENT_DIR": Path(settings["CONTENT_DIR"]),
         "MEDIA_DIR": Path(settings["MEDIA_DIR"] or instance / "media"),
+        "LTI_KEY_FILE": Path(settings["LTI_KEY_FILE"] or instance / "lti" / "tool-key.pem"),
         "LANGUAGES": tuple(languages),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "BABEL_DEFAULT_LOCALE": languages[0],

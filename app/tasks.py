@@ -101,7 +101,7 @@ _SPECS: dict[str, TaskSpec] = {}
 
 # Modules that declare tasks: imported by every queue, so a `flask worker` process knows
 # every task the server may enqueue. Add yours here.
-TASK_MODULES: list[str] = ["app.builds", "app.xapi.tasks"]
+TASK_MODULES: list[str] = ["app.builds", "app.xapi.tasks", "app.lti.grades"]
 
 
 def import_task_modules() -> None:
@@ -228,7 +228,10 @@ class Queue:
         self.huey = _huey_for(app)
         self.lease_seconds = float(app.config.get("QUEUE_LEASE_SECONDS") or 60)
         self.wrappers: dict[str, Any] = {}
-        self._running: dict[str, str] = {}  # job id -> lease key, jobs running in this process
+        # Runs in this process: run token -> lease key. A run token (job id + a fresh suffix)
+        # owns the lease and the in-flight record, so a re-run of the same job (after a restart)
+        # is never mistaken for the run that died.
+        self._running: dict[str, str] = {}
         self._running_lock = threading.Lock()
         self.owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         import_task_modules()
@@ -344,35 +347,32 @@ class Queue:
 
     # --- leases: one artefact, one running job ---
 
-    def acquire(self, key: str, job_id: str) -> bool:
-        """Take the artefact's lease for a job; False while another live job holds it."""
-        lease = {"owner": job_id, "until": time.time() + self.lease_seconds}
+    def acquire(self, key: str, run: str) -> bool:
+        """Take the artefact's lease for a run; False while another live run holds it."""
+        lease = {"owner": run, "until": time.time() + self.lease_seconds}
         if self._put_new(_LEASE + key, lease):
             return True
         held = self._get(_LEASE + key)
         if held is None:
             return self._put_new(_LEASE + key, lease)
-        if held.get("owner") == job_id:
-            self._put(_LEASE + key, lease)
-            return True
         if float(held.get("until", 0)) > time.time():
             return False
         # A lapsed lease (its worker died): only one taker may win it, so each stale lease
         # gets one take-over marker, written with put-if-empty.
         marker = f"{_TAKEOVER}{key}:{held.get('owner')}:{held.get('until')}"
-        if not self._put_new(marker, {"by": job_id, "at": time.time()}):
+        if not self._put_new(marker, {"by": run, "at": time.time()}):
             return False
         self._put(_LEASE + key, lease)
         return True
 
-    def release(self, key: str, job_id: str) -> None:
-        """Give the lease back (only if this job still holds it)."""
+    def release(self, key: str, run: str) -> None:
+        """Give the lease back (only if this run still holds it)."""
         held = self._get(_LEASE + key)
-        if held and held.get("owner") == job_id:
+        if held and held.get("owner") == run:
             self._delete(_LEASE + key)
 
     def lease_holder(self, key: str) -> str:
-        """The job holding an artefact's live lease, or ''."""
+        """The run (job id:token) holding an artefact's live lease, or ''."""
         held = self._get(_LEASE + key)
         if held and float(held.get("until", 0)) > time.time():
             return str(held.get("owner", ""))
@@ -386,27 +386,42 @@ class Queue:
         job = self.job(waiting["id"]) if waiting else None
         return job is not None and job.state in ("queued", "waiting", "running", "retrying")
 
+    def _running_now(self, run: str) -> bool:
+        with self._running_lock:
+            return run in self._running
+
     def heartbeat(self) -> None:
-        """Renew the leases of the jobs running in this process."""
+        """Renew the leases of the runs going on in this process."""
         with self._running_lock:
             running = dict(self._running)
-        for job_id, key in running.items():
+        for run, key in running.items():
             held = self._get(_LEASE + key)
-            if held and held.get("owner") == job_id:
-                self._put(
-                    _LEASE + key, {"owner": job_id, "until": time.time() + self.lease_seconds}
-                )
+            if held and held.get("owner") == run:
+                self._put(_LEASE + key, {"owner": run, "until": time.time() + self.lease_seconds})
+                # The run may have ended and released the lease between our read and our
+                # write, which then put back a lease nobody holds (its artefact would wait a
+                # whole lease for nothing). A run leaves _running before it releases, so this
+                # check, after the write, sees it gone: give the lease back for it.
+                if not self._running_now(run):
+                    self.release(key, run)
 
     def recover(self) -> int:
         """Put back in the queue the jobs whose worker died while running them; return how many."""
         recovered = 0
         for record_key, record in self._items(_INFLIGHT).items():
-            job_id = record_key.removeprefix(_INFLIGHT)
-            if self.lease_holder(record["lease"]) == job_id:
+            run = str(record.get("run") or record_key.removeprefix(_INFLIGHT))
+            job_id = str(record.get("job") or run.split(":", 1)[0])
+            if self.lease_holder(record["lease"]) == run:
                 continue  # still running somewhere
-            self._delete(record_key)
-            self.huey.storage.enqueue(bytes.fromhex(record["task"]))
+            # The snapshot above may be stale: a run that ended since then deleted its record
+            # before it released its lease, so the lease looked free. Claim the record with an
+            # atomic delete; nothing to claim means it ended (or another worker took it).
+            if not self.huey.storage.delete_data(record_key):
+                continue
+            # The record first, then the queue: a fast run must never be marked queued after
+            # it has finished (it would look busy forever).
             self.update_job(job_id, state="queued", note="restarted after its worker stopped")
+            self.huey.storage.enqueue(bytes.fromhex(record["task"]))
             recovered += 1
         self._prune()
         return recovered
@@ -429,19 +444,26 @@ class Queue:
         self, spec: TaskSpec, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         job_id = task.id
+        run = f"{job_id}:{uuid.uuid4().hex[:12]}"
         key = spec.lock_key(args, kwargs) or f"job:{job_id}"
-        if not self.acquire(key, job_id):
+        if not self.acquire(key, run):
             self.update_job(job_id, state="waiting", note=f"waiting for {key}")
             # Not a failure: wait for the other job without spending a retry.
             raise RetryTask(delay=min(self.lease_seconds / 4, 2.0))
         if spec.lock and (self._get(_WAITING + key) or {}).get("id") == job_id:
             self._delete(_WAITING + key)
         self._put(
-            _INFLIGHT + job_id,
-            {"lease": key, "task": self.huey.serialize_task(task).hex(), "owner": self.owner},
+            _INFLIGHT + run,
+            {
+                "lease": key,
+                "run": run,
+                "job": job_id,
+                "task": self.huey.serialize_task(task).hex(),
+                "owner": self.owner,
+            },
         )
         with self._running_lock:
-            self._running[job_id] = key
+            self._running[run] = key
         record = self._get(_JOB + job_id) or _job_record(job_id, spec.name, spec.name, "queued")
         attempts = int(record.get("attempts", 0)) + 1
         self.update_job(job_id, state="running", attempts=attempts, error="")
@@ -466,11 +488,16 @@ class Queue:
             self.update_job(job_id, state="done", progress=[], note="")
         finally:
             _CURRENT.reset(token)
-            with self._running_lock:
-                self._running.pop(job_id, None)
-            if not interrupted:
-                self._delete(_INFLIGHT + job_id)
-            self.release(key, job_id)
+            self.finish(run, key, interrupted)
+
+    def finish(self, run: str, key: str, interrupted: bool = False) -> None:
+        """End a run's bookkeeping, in the order recover() and heartbeat() rely on:
+        out of this process's running set, then its in-flight record, then its lease."""
+        with self._running_lock:
+            self._running.pop(run, None)
+        if not interrupted:  # a stopping worker leaves the record: the job runs again later
+            self._delete(_INFLIGHT + run)
+        self.release(key, run)
 
 
 def _job_record(job_id: str, name: str, label: str, state: str) -> dict[str, Any]:

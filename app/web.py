@@ -33,6 +33,7 @@ from werkzeug.routing import BaseConverter, BuildError
 
 from app.content.catalog import EXTENSION_KEY, ContentCache, catalogue_of
 from app.content.model import Catalogue, Course, Module
+from app.progress.rules import reading_seconds, words_in
 
 GUEST_SESSION_KEY = "guest"
 EQF_SESSION_KEY = "eqf_level"
@@ -78,6 +79,20 @@ def folder_stamp(path: os.PathLike[str] | str) -> int:
         return os.stat(path).st_mtime_ns
     except OSError:
         return 0
+
+
+def reading_seconds_of(module: Module) -> dict[str, int]:
+    """Seconds each section must stay on screen to count as read, by the site's reading rule."""
+    config = current_app.config
+    return {
+        section.id: reading_seconds(
+            words_in(section.html),
+            float(config["READ_WORDS_PER_MINUTE"]),
+            float(config["READ_SHARE"]),
+            float(config["READ_SECONDS"]),
+        )
+        for section in module.sections
+    }
 
 
 def current_learner(create: bool = False) -> str | None:

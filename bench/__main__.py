@@ -229,7 +229,7 @@ def bench_quiz(repeat: int = 50) -> None:
 
 def run(selected: list[str]) -> None:
     """Run the named parts (all of them when none is named)."""
-    from bench import pages
+    from bench import pages, studio
 
     parts: dict[str, Callable[[], None]] = {
         "content": main,
@@ -238,11 +238,12 @@ def run(selected: list[str]) -> None:
         "audio": bench_audio,
         "quiz": bench_quiz,
         "trainer": bench_trainer,
+        "studio": studio.main,
     }
     unknown = [name for name in selected if name not in parts]
     if unknown:
         raise SystemExit(f"unknown bench part(s) {unknown}; choose from {sorted(parts)}")
-    for name in selected or ["content", "pages", "pdf", "audio", "quiz", "trainer"]:
+    for name in selected or ["content", "pages", "pdf", "audio", "quiz", "trainer", "studio"]:
         parts[name]()
 
 

@@ -64,7 +64,9 @@ class Learner(FastHttpUser):
         """A section stayed open long enough: 'experienced'."""
         section = random.choice(self.module["sections"])
         self.beacon(
-            {"verb": "section-read", "section": section}, "beacon: section read", "experienced"
+            {"verb": "section-read", "section": section, "seconds": 600},
+            "beacon: section read",
+            "experienced",
         )
 
     @task(4)

@@ -155,7 +155,7 @@ def main(rounds: int = 3, seconds: int = 5) -> None:
             for section in sections[: max(1, len(sections) // 2)]:
                 status, _ = learner.post(
                     f"{page}progress",
-                    json_body={"verb": "section-read", "section": section},
+                    json_body={"verb": "section-read", "section": section, "seconds": 600},
                     headers={"X-CSRFToken": csrf},
                 )
                 assert status == 200, f"beacon failed: {status}"

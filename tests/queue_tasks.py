@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -44,4 +45,16 @@ def hang(path: str, name: str) -> None:
     _log(path, f"start {name}")
     if Path(path).read_text().count("start") == 1:
         time.sleep(600)
+    _log(path, f"end {name}")
+
+
+#: Events the test opens to let a `gated` run finish (worker threads share this process).
+GATES: dict[str, threading.Event] = {}
+
+
+@tasks.task(lock=lambda path, name: f"artefact:{name}", retries=0)
+def gated(path: str, name: str) -> None:
+    """Start, wait until the test opens the gate, end: a run the test can hold in flight."""
+    _log(path, f"start {name}")
+    GATES[name].wait(120)
     _log(path, f"end {name}")

@@ -24,7 +24,7 @@ ADMIN = "ada@example.org"
 @contextmanager
 def sampler_site(tmp: Path) -> Iterator[tuple[Flask, str]]:
     """The sampler course, audio built with espeak-ng, a learner and a trainer, on loopback."""
-    app = make_app(tmp, SAMPLER, TTS_ENGINES="espeak-ng", READ_SECONDS=1)
+    app = make_app(tmp, SAMPLER, TTS_ENGINES="espeak-ng", READ_SECONDS=1, READ_SHARE=0.0)
     report = build_audio(app, echo=lambda line: None, workers=2)
     assert report.ok, report
     runner = app.test_cli_runner()

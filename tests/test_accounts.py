@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -209,18 +210,34 @@ def test_export_contains_exactly_the_learners_own_data(app: Flask) -> None:
     register(ada, "ada@example.org", "Ada")
     register(bob, "bob@example.org", "Bob")
     url = "/en/trial/first-steps/progress"
-    assert beacon(ada, url, {"verb": "section-read", "section": "words"}).status_code == 200
-    assert beacon(bob, url, {"verb": "section-read", "section": "experience"}).status_code == 200
+    assert (
+        beacon(ada, url, {"verb": "section-read", "section": "words", "seconds": 600}).status_code
+        == 200
+    )
+    assert (
+        beacon(
+            bob, url, {"verb": "section-read", "section": "experience", "seconds": 600}
+        ).status_code
+        == 200
+    )
     response = ada.get("/en/me/export.json")
     assert response.headers["Content-Disposition"].startswith("attachment")
     data = json.loads(response.data)
     assert data["account"]["email"] == "ada@example.org"
     assert [p["sections_read"] for p in data["progress"]] == [["words"]]
     (statement,) = data["statements"]
+    # Conformant xAPI 1.0.3, shaped as the statements API serves it (app/xapi/shaping.py).
     assert statement["verb"]["id"] == "http://adlnet.gov/expapi/verbs/experienced"
-    assert statement["object"]["id"] == "urn:academy:trial/first-steps/words"
-    assert statement["actor"]["name"] == "Ada"
+    base = "http://localhost/"
+    assert statement["object"]["id"] == base + "xapi/activities/trial/first-steps/words"
+    assert statement["object"]["definition"]["type"] == "http://adlnet.gov/expapi/activities/lesson"
+    assert statement["actor"]["account"]["homePage"] == base
+    assert re.fullmatch(r"[0-9a-f]{32}", statement["actor"]["account"]["name"])  # opaque
     assert statement["context"]["language"] == "en"
+    assert statement["context"]["contextActivities"]["parent"] == [
+        {"objectType": "Activity", "id": base + "xapi/activities/trial/first-steps"}
+    ]
+    assert statement["version"] == "1.0.3" and data["voided_statements"] == []
     assert "bob" not in response.data.decode().lower()
 
 
@@ -230,7 +247,7 @@ def test_delete_account_removes_the_user_and_every_statement(app: Flask) -> None
     beacon(
         client,
         "/en/trial/first-steps/progress",
-        {"verb": "section-read", "section": "experience"},
+        {"verb": "section-read", "section": "experience", "seconds": 600},
     )
     token = csrf_from(client, "/en/me/delete")
     wrong = client.post("/en/me/delete", data={"csrf_token": token, "password": "not my password"})

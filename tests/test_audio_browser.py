@@ -158,3 +158,33 @@ def test_reload_resumes_at_the_saved_position(browser, server: str) -> None:
     # The page's own "continue" link points at the same section.
     assert page.locator("[data-continue]").get_attribute("href") == "#channels"
     context.close()
+
+
+def test_nothing_is_highlighted_before_the_audio_plays_nor_while_paused(
+    browser, server: str
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{server}/en/mini/first/")
+    player = page.locator("[data-audio-player]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-audio-player]').classList.contains('is-ready')"
+    )
+    # The first chapter (title and introduction) is loaded and its sentences shown, unplayed.
+    page.wait_for_function("() => document.querySelectorAll('.audio-sentence').length > 0")
+    assert player.locator(".audio-sentence.is-current").count() == 0
+    assert page.evaluate("() => CSS.highlights.has('audio-reading')") is False
+
+    # Playing lights the spoken sentence up, in the panel and in the module's text.
+    player.locator("[data-audio-play]").click()
+    page.wait_for_function("() => document.querySelector('.audio-sentence.is-current') !== null")
+    page.wait_for_function("() => CSS.highlights.has('audio-reading')")
+
+    # Paused: the highlight goes until the voice goes on.
+    page.locator("body").press("k")
+    page.wait_for_function("() => document.querySelector('[data-audio-player] audio').paused")
+    page.wait_for_function(
+        "() => !CSS.highlights.has('audio-reading')"
+        " && document.querySelector('.audio-sentence.is-current') === null"
+    )
+    context.close()

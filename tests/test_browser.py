@@ -21,7 +21,7 @@ SECTIONS = [s.id for s in FIRST.versions["en"].sections]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app on a loopback port, in a thread."""
-    app = make_app(tmp_path_factory.mktemp("browser"), CONTENT, READ_SECONDS=1)
+    app = make_app(tmp_path_factory.mktemp("browser"), CONTENT, READ_SECONDS=1, READ_SHARE=0.0)
     with serve(app) as url:
         yield url
 

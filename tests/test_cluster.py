@@ -201,7 +201,8 @@ def test_killing_an_app_server_mid_run_loses_no_progress(cluster) -> None:
                     section = None
                 else:
                     status, _, body = learner.request(
-                        MODULE + "progress", body={"verb": "section-read", "section": section}
+                        MODULE + "progress",
+                        body={"verb": "section-read", "section": section, "seconds": 600},
                     )
                 ok, detail = status == 200, f"{status} {body[:120]!r}"
             except OSError as error:

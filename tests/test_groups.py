@@ -94,7 +94,11 @@ def test_a_guest_signs_up_from_the_link_joins_and_keeps_guest_progress(app: Flas
     code = code_of(app, create_group(trainer))
     guest = app.test_client()
     assert guest.post(f"/en/join/{code}", data={}).status_code in (302, 400)
-    beacon(guest, "/en/groups-demo/first/progress", {"verb": "section-read", "section": "s1"})
+    beacon(
+        guest,
+        "/en/groups-demo/first/progress",
+        {"verb": "section-read", "section": "s1", "seconds": 600},
+    )
     page = guest.get(f"/en/join/{code}").data.decode()
     assert f"/en/register?next=/en/join/{code}" in page
     response = register(guest, "gino@example.org", "Gino")

@@ -31,7 +31,7 @@ def test_signing_in_as_someone_else_does_not_take_the_first_accounts_history(app
     register(app.test_client(), "bob@example.org", "Bob")
     shared = app.test_client()  # one browser, two people
     register(shared, "ada@example.org", "Ada")
-    beacon(shared, URL, {"verb": "section-read", "section": "experience"})
+    beacon(shared, URL, {"verb": "section-read", "section": "experience", "seconds": 600})
     assert login(shared, "bob@example.org").status_code == 302
     register(shared, "cy@example.org", "Cy")  # and registering while signed in
     with app.app_context():

@@ -68,7 +68,7 @@ def test_each_visitor_gets_a_csrf_token_that_works_for_their_own_session(mini) -
     token_b = second.get("/csrf-token").get_json()["token"]
     assert token_a != token_b
     url = PAGE + "progress"
-    payload = {"verb": "section-read", "section": "primo"}
+    payload = {"verb": "section-read", "section": "primo", "seconds": 600}
     assert beacon(first, url, payload, token=token_a).status_code == 200
     assert beacon(second, url, payload, token=token_a).status_code == 400  # not theirs
 
@@ -80,7 +80,10 @@ def test_progress_ticks_are_each_learners_own_and_need_no_javascript(mini) -> No
     register(other, "other@example.org", lang="it")
     token = csrf_from(reader, PAGE)
     response = beacon(
-        reader, PAGE + "progress", {"verb": "section-read", "section": "primo"}, token
+        reader,
+        PAGE + "progress",
+        {"verb": "section-read", "section": "primo", "seconds": 600},
+        token,
     )
     assert response.status_code == 200
     mine, theirs = reader.get(PAGE).text, other.get(PAGE).text

@@ -6,7 +6,9 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from flask import Flask
@@ -17,7 +19,7 @@ from app.content.loader import load_catalogue
 from app.content.model import Module
 from app.pdf import build as pdf_build
 from tests.conftest import CONTENT, make_app
-from tests.pdf_tools import flat, pdf_pages_text, pdffonts, pdfinfo, plain, qr_on_page
+from tests.pdf_tools import flat, pdf_pages_text, pdffonts, pdfinfo, plain, qr_on_page, run
 
 pytestmark = pytest.mark.pdf
 
@@ -274,3 +276,67 @@ def test_course_pdf_has_every_section_and_question_and_the_key_last(course_pdf) 
                 assert flat(question.general_feedback)[:60] in text[key_at:]
     assert "RIGHT" not in before_key and "WRONG" not in before_key
     assert "RIGHT" in text[key_at:]
+
+
+# -- the answer key's labels stay inside the printable area ------------------------------------
+
+MARGIN_PT = 18 / 25.4 * 72  # print.css: @page { margin: 22mm 18mm 20mm 18mm }
+
+
+class Word(NamedTuple):
+    """One word as poppler places it on a page, in points."""
+
+    text: str
+    x_min: float
+    x_max: float
+    y_min: float
+    page: int
+    page_width: float
+
+
+def words_with_boxes(path: Path) -> list[Word]:
+    """Every word poppler finds in the PDF, with its box (`pdftotext -bbox`)."""
+    html = run("pdftotext", "-bbox", "-enc", "UTF-8", path, "-")
+    pages = re.finditer(r'<page width="([\d.]+)"[^>]*>(.*?)</page>', html, re.S)
+    word = re.compile(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>'
+    )
+    return [
+        Word(
+            unescape(w.group(4)),
+            float(w.group(1)),
+            float(w.group(3)),
+            float(w.group(2)),
+            number,
+            float(page.group(1)),
+        )  # fmt: skip
+        for number, page in enumerate(pages)
+        for w in word.finditer(page.group(2))
+    ]
+
+
+def outside_margin(word: Word) -> bool:
+    """The word crosses the left or right 18 mm margin (half a point of tolerance)."""
+    return word.x_min < MARGIN_PT - 0.5 or word.x_max > word.page_width - MARGIN_PT + 0.5
+
+
+@pytest.mark.parametrize(
+    ("fixture", "labels"),
+    [("module_pdf", {"GIUSTA", "SBAGLIATA"}), ("course_pdf", {"RIGHT", "WRONG"})],
+)
+def test_answer_key_labels_print_inside_the_18_mm_margin(
+    request: pytest.FixtureRequest, fixture: str, labels: set[str]
+) -> None:
+    words = words_with_boxes(request.getfixturevalue(fixture).path)
+    marks = [w for w in words if w.text in labels]
+    assert len(marks) >= 10, f"expected the key's labels {labels} in the PDF"
+    outside = [(w.text, round(w.x_min / 72 * 25.4, 1)) for w in marks if outside_margin(w)]
+    assert outside == [], f"labels outside the margin (text, mm from the left edge): {outside}"
+    # Nothing else crosses the margin either, and no answer is printed over its label.
+    assert [w.text for w in words if outside_margin(w)] == []
+    for mark in marks:
+        line = [
+            w for w in words
+            if w.page == mark.page and abs(w.y_min - mark.y_min) < 3 and w.x_min > mark.x_min
+        ]  # fmt: skip
+        assert line and min(w.x_min for w in line) >= mark.x_max, mark

@@ -73,7 +73,9 @@ def app(tmp_path: Path) -> Flask:
 
 def test_a_guest_reads_a_section_and_the_pages_show_it(app: Flask) -> None:
     client = app.test_client()
-    response = beacon(client, URL, {"verb": "section-read", "section": "experience"})
+    response = beacon(
+        client, URL, {"verb": "section-read", "section": "experience", "seconds": 600}
+    )
     assert response.status_code == 200
     assert response.json == {"read": ["experience"], "total": 5, "completed": False}
     course_page = client.get("/en/trial/").data.decode()
@@ -87,7 +89,7 @@ def test_a_guest_reads_a_section_and_the_pages_show_it(app: Flask) -> None:
 @pytest.mark.parametrize(
     "payload",
     [
-        {"verb": "section-read", "section": "no-such-section"},
+        {"verb": "section-read", "section": "no-such-section", "seconds": 600},
         {"verb": "section-read"},
         {"verb": "flew", "section": "experience"},
         {
@@ -131,7 +133,9 @@ def test_the_beacon_refuses_what_does_not_fit_and_stores_nothing(app: Flask, pay
 def test_the_beacon_needs_the_csrf_token(app: Flask) -> None:
     client = app.test_client()
     client.get("/en/")
-    response = client.post(URL, json={"verb": "section-read", "section": "experience"})
+    response = client.post(
+        URL, json={"verb": "section-read", "section": "experience", "seconds": 600}
+    )
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(func.count(Statement.id))) == 0
@@ -141,7 +145,9 @@ def test_the_beacon_for_an_unknown_module_is_a_404(app: Flask) -> None:
     client = app.test_client()
     assert (
         beacon(
-            client, "/en/trial/nope/progress", {"verb": "section-read", "section": "x"}
+            client,
+            "/en/trial/nope/progress",
+            {"verb": "section-read", "section": "x", "seconds": 600},
         ).status_code
         == 404
     )
@@ -265,8 +271,8 @@ def test_content_edits_never_lose_progress(tmp_path: Path, content_copy: Path) -
 
 def test_guest_progress_moves_to_the_account_on_registration(app: Flask) -> None:
     client = app.test_client()
-    beacon(client, URL, {"verb": "section-read", "section": "experience"})
-    beacon(client, URL, {"verb": "section-read", "section": "words"})
+    beacon(client, URL, {"verb": "section-read", "section": "experience", "seconds": 600})
+    beacon(client, URL, {"verb": "section-read", "section": "words", "seconds": 600})
     register(client, "ada@example.org")
     page = client.get("/en/me/").data.decode()
     assert re.search(r'data-module="first-steps">.*?data-sections-read>2 / 5<', page, re.S)
@@ -282,9 +288,9 @@ def test_guest_progress_joins_an_existing_account_on_login(app: Flask) -> None:
     register(app.test_client(), "ada@example.org")
     laptop = app.test_client()
     login(laptop, "ada@example.org")
-    beacon(laptop, URL, {"verb": "section-read", "section": "experience"})
+    beacon(laptop, URL, {"verb": "section-read", "section": "experience", "seconds": 600})
     phone = app.test_client()  # reads as a guest first, then signs in
-    beacon(phone, URL, {"verb": "section-read", "section": "chains"})
+    beacon(phone, URL, {"verb": "section-read", "section": "chains", "seconds": 600})
     login(phone, "ada@example.org")
     with app.app_context():
         row = db.session.scalar(select(ModuleProgress))
@@ -296,7 +302,7 @@ def test_learners_see_only_their_own_progress(app: Flask) -> None:
     ada, bob = app.test_client(), app.test_client()
     register(ada, "ada@example.org")
     register(bob, "bob@example.org")
-    beacon(ada, URL, {"verb": "section-read", "section": "experience"})
+    beacon(ada, URL, {"verb": "section-read", "section": "experience", "seconds": 600})
     bob_page = bob.get("/en/me/").data.decode()
     assert re.search(r'data-module="first-steps">.*?data-sections-read>0 / 5<', bob_page, re.S)
     assert "Continue where you left off" not in bob_page

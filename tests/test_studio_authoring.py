@@ -270,7 +270,9 @@ def test_rename_and_reorder_keep_the_ids_and_learners_progress(tmp_path: Path) -
     learner = app.test_client()
     register(learner, "lea@example.org")
     read = beacon(
-        learner, "/en/mini/first/progress", {"verb": "section-read", "section": "channels"}
+        learner,
+        "/en/mini/first/progress",
+        {"verb": "section-read", "section": "channels", "seconds": 600},
     )
     assert read.get_json()["read"] == ["channels"]
 
@@ -282,7 +284,9 @@ def test_rename_and_reorder_keep_the_ids_and_learners_progress(tmp_path: Path) -
     check(app)
     # Same URL, same id: the learner's progress is all there, in the new order.
     again = beacon(
-        learner, "/en/mini/first/progress", {"verb": "section-read", "section": "further"}
+        learner,
+        "/en/mini/first/progress",
+        {"verb": "section-read", "section": "further", "seconds": 600},
     )
     assert again.get_json()["read"] == ["channels", "further"]
     course = app.test_client().get("/en/mini/").get_data(as_text=True)

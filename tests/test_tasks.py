@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,8 +16,9 @@ import pytest
 from flask import Flask
 
 from app import tasks
+from tests import queue_tasks as gates
 from tests.conftest import ROOT, make_app
-from tests.queue_tasks import always_fails, build_artefact, flaky, hang
+from tests.queue_tasks import always_fails, build_artefact, flaky, gated, hang
 from tests.redis_server import redis_server
 
 
@@ -189,3 +191,102 @@ def test_a_queue_url_that_is_not_sqlite_or_redis_is_refused(tmp_path: Path) -> N
     app = queue_app(tmp_path, "amqp://somewhere", "academy")
     with pytest.raises(RuntimeError, match="neither sqlite"):
         tasks.queue_for(app)
+
+
+# --- races between a run ending and the recovery and heartbeat loops (forced interleavings) ---
+
+
+def test_recovery_never_reruns_a_job_that_ended_after_its_snapshot(
+    tmp_path: Path, queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """recover() reads the in-flight records, then checks each lease. A run that ends in
+    between (record deleted, then lease released) looks dead on a stale snapshot; it must not
+    be queued again (it was: a second run, and a job marked queued after it was done)."""
+    log = tmp_path / "log"
+    app = queue_app(tmp_path, queue_url, f"q{uuid.uuid4().hex[:8]}")
+    queue = tasks.queue_for(app)
+    gates.GATES["r"] = threading.Event()
+    with tasks.running_worker(app), app.app_context():
+        job_id = gated.enqueue(str(log), "r")
+        wait_for(lambda: queue.in_flight() == 1 and "start r" in log.read_text())
+        real = queue.lease_holder
+
+        def run_ends_first(key: str) -> str:
+            gates.GATES["r"].set()  # the run ends now, after recover() took its snapshot
+            wait_for(lambda: queue.in_flight() == 0 and queue.job(job_id).state == "done")
+            return real(key)
+
+        monkeypatch.setattr(queue, "lease_holder", run_ends_first)
+        assert queue.recover() == 0
+        monkeypatch.setattr(queue, "lease_holder", real)
+        tasks.wait_idle(app)
+    assert [line.split()[:2] for line in lines(log)] == [["start", "r"], ["end", "r"]]
+    job = queue.job(job_id)
+    assert job.state == "done" and job.attempts == 1
+
+
+def test_a_heartbeat_racing_the_end_of_a_run_leaves_no_lease_behind(
+    tmp_path: Path, queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat reads a run's lease, the run ends and releases it, the heartbeat writes
+    the renewed lease: nobody holds it then, and the artefact's next build would wait a lease."""
+    app = queue_app(tmp_path, queue_url, f"q{uuid.uuid4().hex[:8]}")
+    queue = tasks.queue_for(app)
+    key, run = "artefact:h", "job-h:run1"
+    assert queue.acquire(key, run)
+    queue._running[run] = key  # the run is going on in this process
+    real_get = queue._get
+    ended = []
+
+    def run_ends_after_the_read(storage_key: str):  # type: ignore[no-untyped-def]
+        value = real_get(storage_key)
+        if storage_key.endswith(key) and not ended:
+            ended.append(True)
+            queue.finish(run, key)  # between the heartbeat's read and its write
+        return value
+
+    monkeypatch.setattr(queue, "_get", run_ends_after_the_read)
+    queue.heartbeat()
+    monkeypatch.setattr(queue, "_get", real_get)
+    assert ended and queue.lease_holder(key) == ""
+    assert queue.acquire(key, "job-next:run1")  # the next build of the artefact starts at once
+
+
+def test_a_recovered_job_that_ends_at_once_is_not_left_marked_queued(
+    tmp_path: Path, queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """recover() queues a dead run's job again; a worker may run it to the end before
+    recover() returns. The job's record must say done then, not queued (waiting forever)."""
+    log = tmp_path / "log"
+    app = queue_app(tmp_path, queue_url, f"q{uuid.uuid4().hex[:8]}", QUEUE_LEASE_SECONDS=1)
+    queue = tasks.queue_for(app)
+    with app.app_context():
+        job_id = build_artefact.enqueue(str(log), "d")
+    # What a worker killed mid-run leaves: its task taken off the queue, an in-flight record,
+    # a lease that has lapsed, and the job marked running.
+    task = queue.huey.dequeue()
+    assert task is not None and task.id == job_id
+    run = f"{job_id}:dead"
+    queue._put(
+        "inflight:" + run,
+        {"lease": "artefact:d", "run": run, "job": job_id,
+         "task": queue.huey.serialize_task(task).hex(), "owner": "killed"},
+    )  # fmt: skip
+    queue._put("lease:artefact:d", {"owner": run, "until": time.time() - 1})
+    queue.update_job(job_id, state="running", attempts=1)
+    storage = queue.huey.storage
+    real_enqueue = storage.enqueue
+
+    def runs_at_once(data: bytes, priority=None):  # type: ignore[no-untyped-def]
+        real_enqueue(data, priority)
+        queue.update_job(job_id, state="done")  # an idle worker took it and finished
+
+    monkeypatch.setattr(storage, "enqueue", runs_at_once)
+    assert queue.recover() == 1
+    monkeypatch.setattr(storage, "enqueue", real_enqueue)
+    assert queue.job(job_id).state == "done"
+    assert queue.recover() == 0  # claimed once: a second recovery finds nothing to claim
+    with tasks.running_worker(app):
+        tasks.wait_idle(app)
+    assert [line.split()[:2] for line in lines(log)] == [["start", "d"], ["end", "d"]]
+    assert queue.job(job_id).state == "done"

@@ -82,14 +82,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         ada = app.test_client()
         register(ada, "ada@example.org", name="Ada Lovelace")
         for section in ("points", "promise"):
-            _beacon(ada, "en", "loyalty", {"verb": "section-read", "section": section})
+            _beacon(
+                ada, "en", "loyalty", {"verb": "section-read", "section": section, "seconds": 600}
+            )
         audio = {"verb": "audio-progressed", "section": "points", "position": 12.5}
         _beacon(ada, "en", "loyalty", {**audio, "listened": 12.5, "duration": 30.0})
         answers = right_answers(_module(app, "loyalty"))
         assert submit(ada, "/en/interop/loyalty", answers)[0].status_code == 303
-        _beacon(ada, "it", "signals", {"verb": "section-read", "section": "measuring"})
+        _beacon(
+            ada, "it", "signals", {"verb": "section-read", "section": "measuring", "seconds": 600}
+        )
         guest = app.test_client()
-        _beacon(guest, "en", "signals", {"verb": "section-read", "section": "same-customer"})
+        _beacon(
+            guest,
+            "en",
+            "signals",
+            {"verb": "section-read", "section": "same-customer", "seconds": 600},
+        )
         yield Site(app, url)
 
 
@@ -350,7 +359,9 @@ def test_mbox_sha1sum_only_when_the_admin_chooses_it(tmp_path: Path) -> None:
     )
     client = app.test_client()
     register(client, "Grace@Example.org", name="Grace")
-    _beacon(client, "en", "signals", {"verb": "section-read", "section": "measuring"})
+    _beacon(
+        client, "en", "signals", {"verb": "section-read", "section": "measuring", "seconds": 600}
+    )
     with app.app_context():
         row = db.session.scalar(select(Statement))
         actor = services.actors([row.learner], "http://academy.test/", "mbox_sha1sum")[row.learner]
@@ -416,8 +427,15 @@ def test_trainers_see_the_forwarding_backlog(tmp_path: Path) -> None:
         XAPI_SECRET="s",
     )
     learner = app.test_client()
-    _beacon(learner, "en", "signals", {"verb": "section-read", "section": "measuring"})
-    _beacon(learner, "en", "signals", {"verb": "section-read", "section": "same-customer"})
+    _beacon(
+        learner, "en", "signals", {"verb": "section-read", "section": "measuring", "seconds": 600}
+    )
+    _beacon(
+        learner,
+        "en",
+        "signals",
+        {"verb": "section-read", "section": "same-customer", "seconds": 600},
+    )
     with app.app_context():
         from app.web import catalogue
         from app.xapi import outbox

@@ -20,6 +20,7 @@ from app.web import (
     course_or_404,
     current_learner,
     eqf_preference,
+    reading_seconds_of,
 )
 
 bp = Blueprint("content", __name__)
@@ -105,6 +106,7 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         before=before,
         after=after,
         lang=lang,
+        read_seconds=reading_seconds_of(module),
     )
 
 

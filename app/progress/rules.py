@@ -7,6 +7,7 @@ log), so the summary is always exactly what the statements imply.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,24 @@ VERBS: dict[str, str] = {
 CHANNELS = ("web", "audio", "pdf")
 # Listening to this share of a section's audio counts as reading it.
 AUDIO_READ_SHARE = 0.9
+# A word of running text: letters or digits, with inner apostrophes or hyphens ("l'offerta").
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def words_in(html: str) -> int:
+    """How many words a learner reads in a section's rendered HTML (tags not counted)."""
+    return len(_WORD.findall(_TAG.sub(" ", html)))
+
+
+def reading_seconds(words: int, words_per_minute: float, share: float, minimum: float) -> int:
+    """Whole seconds a section must stay on screen to count as read.
+
+    The time a reader at `words_per_minute` needs for `words`, of which `share` must pass, and
+    never less than `minimum` (a two-line section is still not read at a glance).
+    """
+    needed = words / words_per_minute * 60.0 * share if words_per_minute > 0 else 0.0
+    return math.ceil(max(needed, minimum))
 
 
 @dataclass

@@ -32,6 +32,7 @@ from app.web import (
     current_learner,
     eqf_preference,
     module_or_404,
+    reading_seconds_of,
     remember_guest_eqf,
     site_base_url,
 )
@@ -41,6 +42,7 @@ bp = Blueprint("progress", __name__)
 # Bounds on what a player may report in one beacon; anything else is refused.
 MAX_AUDIO_SECONDS = 4 * 3600
 MAX_LISTENED_PER_BEACON = 120
+MAX_READ_SECONDS = 24 * 3600  # a page left open all day still sends a number in range
 
 
 def _seconds(value: object, upper: float) -> float | None:
@@ -75,8 +77,20 @@ def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     assert learner is not None
     try:
         if data.get("verb") == "section-read":
+            # Time on screen in proportion to the section's length (app/config.py READ_*).
+            seconds = _seconds(data.get("seconds"), MAX_READ_SECONDS)
+            if seconds is None:
+                return _refuse("seconds on screen must be a number of seconds in range")
+            if seconds < reading_seconds_of(module)[section]:
+                return _refuse("the section was not on screen long enough to count as read")
             services.record(
-                learner, course, module, "experienced", section_id=section, language=lang
+                learner,
+                course,
+                module,
+                "experienced",
+                section_id=section,
+                language=lang,
+                result={"duration": seconds},
             )
         elif data.get("verb") == "audio-progressed":
             duration = _seconds(data.get("duration"), MAX_AUDIO_SECONDS)

@@ -208,7 +208,7 @@ def _result(base_url: str, stored: StoredStatement) -> dict[str, Any]:
         out["completion"] = True
     if stored.verb == "completed":
         out["completion"] = True
-    if "duration" in result and stored.verb in ("passed", "failed"):
+    if "duration" in result and stored.verb in ("passed", "failed", "experienced"):
         out["duration"] = iso_duration(float(result["duration"]))
     if stored.verb == "progressed" and "listened" in result:
         # What this beacon adds: seconds listened since the last one, and where the player is.

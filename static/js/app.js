@@ -137,31 +137,46 @@
     }
   }
 
-  // A section counts as read once it has been open and on screen for a few seconds.
+  // A section counts as read once it has been open on screen for the time its length asks for
+  // (data-read-seconds, from the words it holds: app/config.py READ_*). Time only runs while
+  // the page is visible and the section's text is in view.
   function watchReading() {
     if (!document.body.getAttribute("data-progress-url") || !("IntersectionObserver" in window)) return;
-    var dwell = 1000 * parseFloat(document.body.getAttribute("data-read-seconds") || "5");
     var visibleSince = {};
     var spent = {};
     var sent = {};
+    function pause(id) {
+      if (!visibleSince[id]) return;
+      spent[id] = (spent[id] || 0) + Date.now() - visibleSince[id];
+      delete visibleSince[id];
+    }
+    var inView = {};
     var observer = new IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {
         var id = entry.target.closest("details").id;
-        if (entry.isIntersecting) visibleSince[id] = Date.now();
-        else if (visibleSince[id]) { spent[id] = (spent[id] || 0) + Date.now() - visibleSince[id]; delete visibleSince[id]; }
+        inView[id] = entry.isIntersecting;
+        if (entry.isIntersecting && !document.hidden) visibleSince[id] = Date.now();
+        else pause(id);
       });
     }, { threshold: 0.25 });
     document.querySelectorAll("details[data-section]:not([data-no-read]) > .section-body").forEach(function (body) {
       observer.observe(body);
     });
+    document.addEventListener("visibilitychange", function () {
+      Object.keys(inView).forEach(function (id) {
+        if (document.hidden) pause(id);
+        else if (inView[id]) visibleSince[id] = Date.now();
+      });
+    });
     setInterval(function () {
-      if (document.hidden) return;
       Object.keys(visibleSince).forEach(function (id) {
         var section = document.getElementById(id);
-        var total = (spent[id] || 0) + Date.now() - visibleSince[id];
-        if (!sent[id] && section && section.open && total >= dwell) {
+        if (sent[id] || !section || !section.open) return;
+        var seconds = Math.floor(((spent[id] || 0) + Date.now() - visibleSince[id]) / 1000);
+        var needed = parseFloat(section.getAttribute("data-read-seconds") || "5");
+        if (seconds >= needed) {
           sent[id] = true;
-          sendProgress({ verb: "section-read", section: id });
+          sendProgress({ verb: "section-read", section: id, seconds: seconds });
         }
       });
     }, 500);

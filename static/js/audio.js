@@ -156,10 +156,12 @@
     highlight();
   }
 
+  // Only while the voice is speaking: a loaded but unplayed (or paused) section lights nothing
+  // up, so the page does not open with its title highlighted.
   function highlight() {
     const t = audio.currentTime;
     let found = -1;
-    for (let i = 0; i < cues.length; i++) {
+    for (let i = 0; i < (audio.paused ? 0 : cues.length); i++) {
       if (t >= cues[i].start - 0.05 && t < (cues[i + 1] ? cues[i + 1].start : Infinity)) {
         found = i;
         break;
@@ -429,6 +431,7 @@
     playButton.setAttribute("aria-label", playButton.dataset.labelPlay);
     playButton.title = playButton.dataset.labelPlay + " (K)";
     root.classList.remove("is-playing");
+    highlight();
     syncMini();
     if (session) session.playbackState = "paused";
     if (!audio.ended) report();
