@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     "app.audio.build": ENTRY,
     "app.pdf.build": ENTRY,
     "app.pdf.certificate": ENTRY,
+    "app.pdf.panel": ENTRY,  # the module page asks it for the PDF links (reads the builds)
     "app.builds": ENTRY,  # queues rebuilds after an edit (a builder's entry point)
     "app.xapi.models": MODELS,
     "app.xapi.services": SERVICES,
