@@ -76,6 +76,7 @@ def register_extensions(app: Flask) -> None:
     outbox.init_app(app)  # statements queued for the external LRS, when one is configured
     # Models must be imported for Alembic's autogenerate to see their tables.
     from app.accounts import models as _accounts_models  # noqa: F401
+    from app.lti import models as _lti_models  # noqa: F401
     from app.progress import models as _progress_models  # noqa: F401
     from app.quizzes import models as _quizzes_models  # noqa: F401
     from app.trainer import models as _trainer_models  # noqa: F401
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     from app.audio.views import bp as audio_bp
     from app.content.views import bp as content_bp
     from app.health import bp as health_bp
+    from app.lti.views import bp as lti_bp
     from app.offline.views import bp as offline_bp
     from app.pages import bp as pages_bp
     from app.pdf.views import bp as pdf_bp
@@ -120,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(scorm_bp)
     app.register_blueprint(offline_bp)
+    app.register_blueprint(lti_bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -134,6 +137,7 @@ def register_commands(app: Flask) -> None:
     from app.accounts.cli import users_cli
     from app.audio.cli import audio_cli
     from app.content.cli import content_cli
+    from app.lti.cli import lti_cli
     from app.pdf.cli import pdf_cli
     from app.preview.cli import hooks_cli, serve
     from app.quizzes.cli import export_gift, export_moodle_xml
@@ -155,6 +159,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(groups_cli)
     app.cli.add_command(reports_cli)
     app.cli.add_command(xapi_cli)
+    app.cli.add_command(lti_cli)
 
 
 def register_security_headers(app: Flask) -> None:

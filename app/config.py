@@ -83,6 +83,8 @@ DEFAULTS: dict[str, Any] = {
     # Seconds before the first retry after the LRS failed; doubled each time up to the maximum.
     "XAPI_RETRY_SECONDS": 5.0,
     "XAPI_RETRY_MAX_SECONDS": 3600.0,
+    # The LTI tool's RSA private key (PEM), made on first use; empty: instance/lti/tool-key.pem.
+    "LTI_KEY_FILE": "",
     # Multiplies every task's retry delays (1.0: as declared; lower retries sooner).
     "QUEUE_RETRY_FACTOR": 1.0,
     # Mail server for "forgot password" e-mails, e.g. smtp://user:password@mail.example.org:587
@@ -176,6 +178,7 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
         **settings,
         "CONTENT_DIR": Path(settings["CONTENT_DIR"]),
         "MEDIA_DIR": Path(settings["MEDIA_DIR"] or instance / "media"),
+        "LTI_KEY_FILE": Path(settings["LTI_KEY_FILE"] or instance / "lti" / "tool-key.pem"),
         "LANGUAGES": tuple(languages),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "BABEL_DEFAULT_LOCALE": languages[0],

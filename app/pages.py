@@ -24,7 +24,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -80,6 +81,20 @@ def mine(name: str, *args: Hashable) -> Markup:
         capture.append((name, args))
         return Markup(MARK)
     return Markup(_SLOTS[name](_state(), *args))
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A channel's part of a cached page (the audio player, the PDF links).
+
+    `stamp` is cheap (a folder's mtime, a queue flag) and changes whenever `load()` could
+    return something else; `load()` reads the data (manifests, files), only when the page is
+    rendered. `render_page` puts every panel's stamp in the page's key, so a cached page can
+    never show a panel older than its stamp.
+    """
+
+    stamp: Hashable
+    load: Callable[[], Any]
 
 
 class _NoLearner:
@@ -181,27 +196,34 @@ def render_page(
     key: tuple[Hashable, ...],
     state: PageState,
     shared: bool = True,
+    panels: Mapping[str, Panel] | None = None,
     **context: Any,
 ) -> Response:
     """Serve `template` from the page cache under `key`, slots filled from `state`.
 
     :param key: everything the shared HTML depends on besides the template and the language
-        (content version, ids, EQF level, artefact stamps); learner data never belongs in it.
+        (content version, ids, EQF level); learner data never belongs in it.
     :param state: the per-learner values this page's slots read.
     :param shared: False renders this one page directly (it shows something only this
         viewer may see, e.g. a trainer's error list) and leaves the cache alone.
+    :param panels: template variable -> the channel's panel; its stamp joins the key and its
+        data is loaded only when the page is rendered.
     """
     from flask_babel import get_locale
 
+    panels = panels or {}
     if not shared:
         g.page_state = state
-        return Response(render_template(template, **context), mimetype="text/html")
+        loaded = {name: panel.load() for name, panel in panels.items()}
+        return Response(render_template(template, **context, **loaded), mimetype="text/html")
 
     cache = page_cache()
-    full_key = (template, str(get_locale()), *key)
+    stamps = tuple((name, panel.stamp) for name, panel in sorted(panels.items()))
+    full_key = (template, str(get_locale()), *key, *stamps)
     page = cache.get(full_key)
     if page is None:
-        page = _capture(template, context)
+        loaded = {name: panel.load() for name, panel in panels.items()}
+        page = _capture(template, {**context, **loaded})
         cache.put(full_key, page)
     g.page_state = state
     if not session and not current_user.is_authenticated:

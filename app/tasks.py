@@ -101,7 +101,7 @@ _SPECS: dict[str, TaskSpec] = {}
 
 # Modules that declare tasks: imported by every queue, so a `flask worker` process knows
 # every task the server may enqueue. Add yours here.
-TASK_MODULES: list[str] = ["app.builds", "app.xapi.tasks"]
+TASK_MODULES: list[str] = ["app.builds", "app.xapi.tasks", "app.lti.grades"]
 
 
 def import_task_modules() -> None:

@@ -69,25 +69,16 @@ def content_version() -> int:
     return cache.loads
 
 
-def _mtime(path: os.PathLike[str] | str) -> int:
-    """Modification time of a folder (0 if missing): it changes when a file in it is replaced."""
+def folder_stamp(path: os.PathLike[str] | str) -> int:
+    """Modification time of a folder (0 if missing): it changes when a file in it is replaced.
+
+    Builders write every artefact and manifest by atomic rename into their folder, so one
+    `stat` tells a cached page's panel (see `app.pages.Panel`) that its data went stale.
+    """
     try:
         return os.stat(path).st_mtime_ns
     except OSError:
         return 0
-
-
-def artefact_stamp(course: Course, module_language: str) -> tuple[int, int]:
-    """Changes when the course's PDFs or the module language's audio manifests are rebuilt.
-
-    Builders write every artefact and manifest by atomic rename into these folders, which
-    updates the folder's mtime: two `stat` calls tell a cached page its panels went stale.
-    """
-    media = current_app.config["MEDIA_DIR"]
-    return (
-        _mtime(media / "pdf" / course.id),
-        _mtime(media / "audio" / "index" / course.id / module_language),
-    )
 
 
 def reading_seconds_of(module: Module) -> dict[str, int]:

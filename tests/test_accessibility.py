@@ -230,6 +230,8 @@ NOT_PAGES = {
     "xapi.get_statements",
     "scorm.module_package",  # SCORM zips for trainers
     "scorm.course_package",
+    "lti.login",  # redirects to the LMS (a launch refused gets the error page's layout)
+    "lti.jwks",  # JSON for LMSs
 }
 
 # Violations per page, language and viewport, printed in the run's summary.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -225,10 +226,18 @@ def test_export_contains_exactly_the_learners_own_data(app: Flask) -> None:
     assert data["account"]["email"] == "ada@example.org"
     assert [p["sections_read"] for p in data["progress"]] == [["words"]]
     (statement,) = data["statements"]
+    # Conformant xAPI 1.0.3, shaped as the statements API serves it (app/xapi/shaping.py).
     assert statement["verb"]["id"] == "http://adlnet.gov/expapi/verbs/experienced"
-    assert statement["object"]["id"] == "urn:academy:trial/first-steps/words"
-    assert statement["actor"]["name"] == "Ada"
+    base = "http://localhost/"
+    assert statement["object"]["id"] == base + "xapi/activities/trial/first-steps/words"
+    assert statement["object"]["definition"]["type"] == "http://adlnet.gov/expapi/activities/lesson"
+    assert statement["actor"]["account"]["homePage"] == base
+    assert re.fullmatch(r"[0-9a-f]{32}", statement["actor"]["account"]["name"])  # opaque
     assert statement["context"]["language"] == "en"
+    assert statement["context"]["contextActivities"]["parent"] == [
+        {"objectType": "Activity", "id": base + "xapi/activities/trial/first-steps"}
+    ]
+    assert statement["version"] == "1.0.3" and data["voided_statements"] == []
     assert "bob" not in response.data.decode().lower()
 
 

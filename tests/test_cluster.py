@@ -7,6 +7,7 @@ posting progress through nginx while one app server is killed, and nothing is lo
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
 import json
 import sys
@@ -205,7 +206,8 @@ def test_killing_an_app_server_mid_run_loses_no_progress(cluster) -> None:
                         body={"verb": "section-read", "section": section, "seconds": 600},
                     )
                 ok, detail = status == 200, f"{status} {body[:120]!r}"
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:
+                # Cut off mid-answer (the server died after nginx had sent the headers).
                 ok, detail = False, repr(error)
             outcome = Outcome(start, time.monotonic(), ok, section, detail)
             with run.lock:
@@ -229,11 +231,11 @@ def test_killing_an_app_server_mid_run_loses_no_progress(cluster) -> None:
     assert not any(t.is_alive() for t in threads)
 
     # Only requests in flight on the dead server when it died may fail (a page GET is retried
-    # on the survivor by nginx; a POST it had passed on is not, so it is never stored twice):
-    # at most one per learner. Every later request went to the survivor.
+    # on the survivor by nginx unless its answer had begun; a POST it had passed on is not, so
+    # it is never stored twice): at most one per learner. Every later request went to the
+    # survivor.
     failed = [o for o in run.outcomes if not o.ok]
     assert len(run.outcomes) == learners * beacons_each
-    assert all(o.section for o in failed), [o.detail for o in failed]
     assert len(failed) <= learners, [o.detail for o in failed]
     in_flight = [o for o in failed if o.start <= dead_at and o.end >= run.killed_at]
     assert in_flight == failed, [o.detail for o in failed]

@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     "app.audio.build": ENTRY,
     "app.pdf.build": ENTRY,
     "app.pdf.certificate": ENTRY,
+    "app.pdf.panel": ENTRY,  # the module page asks it for the PDF links (reads the builds)
     "app.builds": ENTRY,  # queues rebuilds after an edit (a builder's entry point)
     "app.xapi.models": MODELS,
     "app.xapi.services": SERVICES,
@@ -59,6 +60,11 @@ LAYERS: dict[str, int] = {
     "app.xapi.admin": ENTRY,  # views of the admin and trainer pages
     "app.scorm": ENTRY,  # the package builder renders pages; its views and command
     "app.scorm.manifest": CORE,
+    "app.lti.models": MODELS,
+    "app.lti.services": SERVICES,
+    "app.lti.grades": ENTRY,  # the AGS sender, run by the queue
+    "app.lti.views": ENTRY,
+    "app.lti.cli": ENTRY,
     "app.preview.server": ENTRY,  # the preview server's routes and watcher
     "app.trainer.models": MODELS,
     "app.trainer.groups": SERVICES,

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from jinja2 import ChoiceLoader, DictLoader
 
+from app.builds import rebuild_pdf
 from app.content.catalog import EXTENSION_KEY as CONTENT_KEY
 from app.pages import PageState, page_cache, render_page
 from tests.conftest import make_app
@@ -141,6 +142,29 @@ def test_a_built_pdf_shows_its_size_on_the_cached_page(mini) -> None:
     assert " KB" not in client.get(PAGE).text
     assert client.get("/it/mini/one.pdf").status_code == 200  # renders and stores the artefact
     assert re.search(r"\d+ KB", client.get(PAGE).text)
+
+
+def test_a_queued_pdf_rebuild_shows_on_the_cached_page_at_once(mini) -> None:
+    # The PDF panel's data is part of the page's key: no content change is needed to see it.
+    app, _ = mini
+    client = app.test_client()
+    cache = page_cache(app)
+    assert "data-pdf-updating" not in client.get(PAGE).text
+    renders = cache.renders
+    assert "data-pdf-updating" not in client.get(PAGE).text and cache.renders == renders
+    with app.app_context():
+        assert rebuild_pdf.enqueue("mini", "it", "one")  # no worker runs: it stays queued
+    page = client.get(PAGE).text
+    assert page.count("data-pdf-updating") == 1 and cache.renders == renders + 1
+
+
+def test_the_module_page_reads_no_disk_from_its_templates(mini) -> None:
+    # The module view hands each channel's panel to the template; no template global does.
+    app, _ = mini
+    assert not {"audio_for", "pdf_downloads"} & set(app.jinja_env.globals)
+    with app.test_request_context(PAGE):
+        app.update_template_context(context := {})
+    assert not {"audio_for", "pdf_downloads"} & set(context)
 
 
 def test_a_cached_template_that_reads_the_learner_is_refused(mini) -> None:

@@ -13,6 +13,7 @@ from app.database import writes
 from app.extensions import db
 from app.progress import services as progress
 from app.quizzes import services as quizzes
+from app.xapi import services as xapi
 
 # Checked against when the e-mail is unknown, so a wrong e-mail costs as much time as a
 # wrong password and does not reveal which addresses have accounts.
@@ -117,9 +118,20 @@ def adopt_guest(guest_key: str | None, user: User, courses: dict[str, Any]) -> i
     return moved
 
 
-def export_data(user: User) -> dict[str, Any]:
-    """Everything the platform keeps about a user, as JSON-ready data."""
+def export_data(
+    user: User, *, base_url: str, courses: dict[str, Any], identify_by: str
+) -> dict[str, Any]:
+    """Everything the platform keeps about a user, as JSON-ready data.
+
+    Statements are conformant xAPI 1.0.3, exactly as the statements API shapes them (an LRS
+    imports them as they are); those a client voided are listed apart, with the voiding id.
+
+    :param identify_by: how statements name the learner (the XAPI_IDENTIFY_BY setting).
+    """
     learner = user.learner_key
+    statements, voided = xapi.learner_statements(
+        learner, base_url=base_url, courses=courses, identify_by=identify_by
+    )
     return {
         "account": {
             "email": user.email,
@@ -129,7 +141,8 @@ def export_data(user: User) -> dict[str, Any]:
             "eqf_level": user.eqf_level,
         },
         "progress": progress.export_summaries(learner),
-        "statements": progress.export_statements(learner, user.display_name),
+        "statements": statements,
+        "voided_statements": voided,
         "quiz_attempts": quizzes.export_attempts(learner),
     }
 

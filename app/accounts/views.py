@@ -32,7 +32,7 @@ from app.accounts.forms import (
 from app.accounts.models import User
 from app.extensions import db, limiter, login_manager
 from app.i18n import languages
-from app.web import catalogue, take_guest_key
+from app.web import catalogue, site_base_url, take_guest_key
 
 bp = Blueprint("accounts", __name__)
 
@@ -184,7 +184,13 @@ def password(lang: str) -> ResponseReturnValue:
 @login_required
 def export(lang: str) -> ResponseReturnValue:
     """Download everything we keep about the signed-in learner, as JSON."""
-    data = services.export_data(current_user)
+    data = services.export_data(
+        current_user,
+        base_url=site_base_url(),
+        courses=catalogue().courses,
+        identify_by=str(current_app.config.get("XAPI_IDENTIFY_BY", "account")),
+    )
+    db.session.commit()  # the learner's opaque xAPI key may have just been made
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),
         mimetype="application/json",

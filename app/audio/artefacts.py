@@ -14,6 +14,8 @@ from flask import current_app
 from app.audio.narration import Chapter, module_chapters
 from app.audio.store import Store
 from app.content.model import Course, Module
+from app.pages import Panel
+from app.web import folder_stamp
 
 
 @dataclass(frozen=True)
@@ -118,3 +120,9 @@ def module_audio(course: Course, module: Module) -> ModuleAudio:
         whole_stale=whole_ok and stale,
         whole_captions=whole_ok and artefacts.module_path(whole_key, ".vtt").is_file(),
     )
+
+
+def audio_panel(course: Course, module: Module) -> Panel:
+    """The module page's player panel: the audio, stamped by its manifests' folder."""
+    index = current_app.config["MEDIA_DIR"] / "audio" / "index" / course.id / module.language
+    return Panel(stamp=folder_stamp(index), load=lambda: module_audio(course, module))

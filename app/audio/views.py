@@ -30,12 +30,6 @@ bp = Blueprint("audio", __name__)
 YEAR = 365 * 24 * 3600
 
 
-@bp.app_template_global("audio_for")
-def audio_for(course: Course, module: Module) -> ModuleAudio:
-    """The module's audio, for the player panel."""
-    return module_audio(course, module)
-
-
 def _send(path: Path, mimetype: str, version: str, name: str) -> ResponseReturnValue:
     """Send an artefact: ranges, ETag, and long caching only for a versioned URL."""
     if not path.is_file():

@@ -8,12 +8,13 @@ from flask import Blueprint, abort, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from app.audio.artefacts import audio_panel
 from app.content import slots as _slots  # noqa: F401  (registers the pages' learner slots)
 from app.content.loader import MEDIA_TYPES
 from app.pages import PageState, render_page
+from app.pdf.panel import pdf_panel
 from app.progress.services import module_statuses, resume_point
 from app.web import (
-    artefact_stamp,
     catalogue,
     content_version,
     course_or_404,
@@ -91,9 +92,10 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     eqf_level = eqf_preference()
     return render_page(
         "content/module.html",
-        (content_version(), course.id, module.id, lang, eqf_level)
-        + artefact_stamp(course, module.language),
+        (content_version(), course.id, module.id, lang, eqf_level),
         PageState(status=status),
+        # Each channel's side panel: its data is part of the page, its stamp part of the key.
+        panels={"audio": audio_panel(course, module), "pdf_links": pdf_panel(course, module, lang)},
         # A trainer's page lists the translation's errors: theirs alone, not cached.
         shared=not translation_problems,
         eqf_level=eqf_level,

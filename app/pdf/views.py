@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, url_for
+from flask import Blueprint, Response, abort, current_app
 from flask.typing import ResponseReturnValue
 
-from app.builds import pdf_key, rebuild_pdf
-from app.content.model import Course, Module
+from app.builds import rebuild_pdf
+from app.content.model import Course
 from app.extensions import db
 from app.pdf.build import (
     PRINT_CSS,
@@ -23,7 +23,6 @@ from app.pdf.build import (
 )
 from app.pdf.render import RenderTimeout
 from app.progress import services as progress
-from app.tasks import queue_for
 from app.web import (
     catalogue,
     course_or_404,
@@ -130,29 +129,3 @@ def _record_download(
             return
         progress.record(learner, course, found[0], "downloaded", language=lang, channel="pdf")
     db.session.commit()
-
-
-@bp.app_context_processor
-def _panel_helpers() -> dict[str, object]:
-    """`pdf_downloads(course, module, lang)` for the module page's side panel."""
-    return {"pdf_downloads": pdf_downloads}
-
-
-def pdf_downloads(course: Course, module: Module, lang: str) -> list[dict[str, object]]:
-    """The module and course PDF links, with size and page count when a build is known."""
-    links: list[dict[str, object]] = []
-    for module_id, url in (
-        (module.id, url_for("pdf.module_pdf", lang=lang, course_id=course.id, module_id=module.id)),
-        (None, url_for("pdf.course_pdf", lang=lang, course_id=course.id)),
-    ):
-        artefact = latest_artefact(course.id, module_id, lang)
-        links.append(
-            {
-                "kind": "module" if module_id else "course",
-                "url": url,
-                "size": artefact.size if artefact else None,
-                "pages": artefact.pages if artefact else None,
-                "updating": queue_for(current_app).busy(pdf_key(course.id, lang, module_id or "")),
-            }
-        )
-    return links

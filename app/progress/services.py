@@ -489,48 +489,6 @@ def delete_learner_data(learner: str) -> None:
     db.session.flush()
 
 
-def export_statements(learner: str, actor_name: str) -> list[dict[str, Any]]:
-    """The learner's statements as xAPI 1.0.3 JSON objects, oldest first."""
-    statements = db.session.scalars(
-        select(Statement).where(Statement.learner == learner).order_by(Statement.id)
-    )
-    return [to_xapi(s, actor_name) for s in statements]
-
-
-def to_xapi(statement: Statement, actor_name: str) -> dict[str, Any]:
-    """Shape one stored statement as xAPI 1.0.3."""
-    result = dict(statement.result or {})
-    xapi_result: dict[str, Any] = {}
-    if "score" in result:
-        xapi_result["score"] = {"scaled": result.pop("score")}
-    if statement.verb in ("passed", "failed"):
-        xapi_result["success"] = statement.verb == "passed"
-    if statement.verb == "completed":
-        xapi_result["completion"] = True
-    if result:
-        xapi_result["extensions"] = {f"urn:academy:result:{k}": v for k, v in result.items()}
-    context = statement.context or {}
-    out: dict[str, Any] = {
-        "id": statement.uuid,
-        "actor": {
-            "objectType": "Agent",
-            "name": actor_name,
-            "account": {"homePage": "urn:academy", "name": statement.learner},
-        },
-        "verb": {"id": VERBS[statement.verb], "display": {"en-US": statement.verb}},
-        "object": {"objectType": "Activity", "id": f"urn:academy:{statement.object_id}"},
-        "context": {
-            "platform": "Omnichannel Academy",
-            "language": context.get("language", ""),
-            "extensions": {"urn:academy:channel": context.get("channel", "web")},
-        },
-        "timestamp": statement.timestamp.isoformat(),
-    }
-    if xapi_result:
-        out["result"] = xapi_result
-    return out
-
-
 def export_summaries(learner: str) -> list[dict[str, Any]]:
     """The learner's per-module summaries and course completions, JSON-ready."""
     rows = db.session.scalars(

@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from app.content.model import Course, Module
 from app.extensions import db
+from app.lti.grades import queue_scores
 from app.quizzes import services
 from app.quizzes.gift_export import module_to_gift
 from app.quizzes.review import blank_questions, reviewed_questions, shown_questions
@@ -92,6 +93,9 @@ def submit(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         # Someone else's token: never show another learner's attempt.
         return _invalid(lang, course, module)
     db.session.commit()
+    if current_user.is_authenticated:
+        # A learner who came from an LMS by LTI: their best score goes back to its gradebook.
+        queue_scores(current_user.id, course.id, module.id)
     return redirect(
         url_for(
             "quizzes.attempt",

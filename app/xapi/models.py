@@ -94,3 +94,18 @@ class OutboxEntry(db.Model):  # type: ignore[name-defined]
     # The statement as first sent, kept so every resend is byte-for-byte the same statement
     # even if the course's titles changed in between (an LRS refuses a changed copy).
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class VoidedStatement(db.Model):  # type: ignore[name-defined]
+    """A statement voided by another (xAPI 1.0.3 §2.2.8): hidden from queries, kept for audit.
+
+    Keyed by the target's id, so a statement of the platform's own and one received from a
+    client are voided the same way, and a voiding that arrives before its target still holds.
+    """
+
+    __tablename__ = "xapi_voided"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(String(36), unique=True)
+    voided_by: Mapped[str] = mapped_column(String(36), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -29,7 +29,13 @@ from app.database import write_transaction
 from app.extensions import db
 from app.progress.models import Statement
 from app.xapi import shaping
-from app.xapi.models import ReceivedActivity, ReceivedStatement, XapiAgent, XapiClient
+from app.xapi.models import (
+    ReceivedActivity,
+    ReceivedStatement,
+    VoidedStatement,
+    XapiAgent,
+    XapiClient,
+)
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
@@ -38,6 +44,8 @@ STATEMENT_KEYS = {
     "id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority",
     "version", "attachments",
 }  # fmt: skip
+#: The ADL verb that voids the statement its StatementRef names (xAPI 1.0.3 §2.2.8).
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 _IRI_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 _TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)$")
 
@@ -336,6 +344,7 @@ def _own_conditions(
 ) -> list[ColumnElement[bool]] | None:
     """Filters on the platform's own statements; None when no own statement can match."""
     conditions = _window(query, Statement.timestamp, Statement.uuid)
+    conditions.append(Statement.uuid.not_in(select(VoidedStatement.target)))
     if query.registration is not None:
         return None  # the platform's own statements have no registration
     if query.agent is not None:
@@ -364,6 +373,8 @@ def _own_conditions(
 
 def _received_conditions(query: Query) -> list[ColumnElement[bool]]:
     conditions = _window(query, ReceivedStatement.stored, ReceivedStatement.uuid)
+    # A voided statement is never returned by a query, only by voidedStatementId.
+    conditions.append(ReceivedStatement.uuid.not_in(select(VoidedStatement.target)))
     if query.agent is not None:
         conditions.append(ReceivedStatement.actor_ifi == query.agent)
     if query.verb is not None:
@@ -455,10 +466,62 @@ def stored_of(row: Statement) -> shaping.StoredStatement:
     )
 
 
+def learner_statements(
+    learner: str, *, base_url: str, courses: Mapping[str, Course], identify_by: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A learner's own statements, oldest first, shaped as the statements API serves them.
+
+    :returns: the statements, and those a client voided, each with the id that voided it.
+    """
+    rows = db.session.scalars(
+        select(Statement).where(Statement.learner == learner).order_by(Statement.id)
+    ).all()
+    if not rows:
+        return [], []
+    actor = actors([learner], base_url, identify_by)[learner]
+    voided = dict(
+        db.session.execute(
+            select(VoidedStatement.target, VoidedStatement.voided_by).where(
+                VoidedStatement.target.in_([r.uuid for r in rows])
+            )
+        ).all()
+    )
+    kept: list[dict[str, Any]] = []
+    hidden: list[dict[str, Any]] = []
+    for row in rows:
+        statement = shaping.conformant(
+            stored_of(row), base_url=base_url, actor=actor, course=courses.get(row.course_id)
+        )
+        if row.uuid in voided:
+            hidden.append({"voided_by": voided[row.uuid], "statement": statement})
+        else:
+            kept.append(statement)
+    return kept, hidden
+
+
+def is_voided(statement_id: str) -> bool:
+    """Whether a voiding statement names this one."""
+    found = db.session.scalar(
+        select(VoidedStatement.id).where(VoidedStatement.target == statement_id)
+    )
+    return found is not None
+
+
 def own_statement(
-    statement_id: str, *, base_url: str, courses: Mapping[str, Course], identify_by: str
+    statement_id: str,
+    *,
+    base_url: str,
+    courses: Mapping[str, Course],
+    identify_by: str,
+    voided: bool = False,
 ) -> dict[str, Any] | None:
-    """One statement by id, own or received; None if there is none."""
+    """One statement by id, own or received; None if there is none.
+
+    :param voided: look for a voided statement (voidedStatementId): a voided one is found only
+        this way, one that is not voided only the other way (xAPI 1.0.3 §2.1.3 of the API).
+    """
+    if is_voided(statement_id) != voided:
+        return None
     row = db.session.scalar(select(Statement).where(Statement.uuid == statement_id))
     if row is not None:
         actor = actors([row.learner], base_url, identify_by)[row.learner]
@@ -526,6 +589,8 @@ def validate(statement: object) -> dict[str, Any]:
         _uuid(target.get("id"), "object.id")
     elif kind != "SubStatement":
         raise XapiError(f"unknown object type {kind!r}")
+    if statement["verb"]["id"] == VOIDED and kind != "StatementRef":
+        raise XapiError("a voiding statement's object must be a StatementRef")
     if "timestamp" in statement:
         parse_timestamp(str(statement["timestamp"]))
     score = (statement.get("result") or {}).get("score")
@@ -542,6 +607,21 @@ def validate(statement: object) -> dict[str, Any]:
 def _comparable(statement: Mapping[str, Any]) -> dict[str, Any]:
     """A statement without what the receiving LRS sets itself, to compare two copies."""
     return {k: v for k, v in statement.items() if k not in ("stored", "authority", "version")}
+
+
+def _void(target: str, voided_by: str) -> None:
+    """Record that `voided_by` voids `target`; a voiding statement itself cannot be voided."""
+    voiding = db.session.scalar(
+        select(ReceivedStatement.id).where(
+            ReceivedStatement.uuid == target, ReceivedStatement.verb_id == VOIDED
+        )
+    )
+    if voiding is not None or target == voided_by:
+        raise XapiError(f"statement {target} voids another statement: it cannot be voided")
+    if db.session.scalar(select(VoidedStatement.id).where(VoidedStatement.target == target)):
+        return  # voided already; the first voiding stands
+    db.session.add(VoidedStatement(target=target, voided_by=voided_by))
+    db.session.flush()
 
 
 def store_statements(
@@ -608,6 +688,8 @@ def store_statements(
         )
         db.session.add(row)
         db.session.flush()
+        if statement["verb"]["id"] == VOIDED:
+            _void(_uuid(statement["object"]["id"], "object.id"), statement_uuid)
         for activity in _activities_of(statement):
             db.session.add(ReceivedActivity(statement_id=row.id, activity_id=activity[:400]))
         ids.append(statement_uuid)

@@ -96,17 +96,18 @@ def get_statements() -> ResponseReturnValue:
         single = set(args) - {"statementId", "voidedStatementId", "format", "attachments"}
         if single or ("statementId" in args and "voidedStatementId" in args):
             raise XapiError("statementId takes no other filter")
-        if "voidedStatementId" in args:
-            return _error("no such voided statement", 404)  # statements here are never voided
+        voided = "voidedStatementId" in args
+        name = "voidedStatementId" if voided else "statementId"
         statement = services.own_statement(
-            services._uuid(args["statementId"], "statementId"),
+            services._uuid(args[name], name),
             base_url=base_url,
             courses=courses,
             identify_by=_identify_by(),
+            voided=voided,
         )
         db.session.commit()  # the learner's agent key may have just been created
         if statement is None:
-            return _error("no such statement", 404)
+            return _error("no such voided statement" if voided else "no such statement", 404)
         return _json(statement, headers=headers)
     query = services.parse_query(args)
     statements, cursor = services.find_statements(
