@@ -34,6 +34,10 @@ pidfile = os.environ.get("ACADEMY_PIDFILE", "instance/gunicorn.pid")
 # The front server's address: only it may set X-Forwarded-* (the app's PROXY_HOPS reads them).
 forwarded_allow_ips = os.environ.get("ACADEMY_FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "academy"
+# Gunicorn 24+ opens a control socket at one path in $HOME: two servers on one machine (the
+# cluster's app servers, parallel tests) would take it from each other, and `make reload` signals
+# the pid file instead. Older releases ignore the unknown setting.
+control_socket_disable = True
 
 # Logs. "-" is stderr (journald under systemd); a path appends to that file.
 accesslog = os.environ.get("ACADEMY_ACCESS_LOG", "-")

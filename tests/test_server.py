@@ -90,7 +90,8 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded 2-core machine importing the app in every worker is slow.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if get(self.base + "/healthz")[0] == 200:
