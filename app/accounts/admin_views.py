@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -19,31 +16,17 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from app.accounts import admin
 from app.accounts.forms import EmptyForm, ForgotForm, ResetForm
 from app.accounts.models import ROLES, User
 from app.database import write_transaction
-from app.extensions import db, limiter, login_manager
+from app.extensions import db, limiter
+from app.trainer.access import admin_required
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
 FORGOT_LIMIT = "5 per hour"
-
-
-def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Admins only: guests sign in first, everyone else gets 403."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if current_user.role != "admin":
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 def role_label(role: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import (
@@ -20,27 +18,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.extensions import db, login_manager
-from app.trainer.access import trainer_required
+from app.extensions import db
+from app.trainer.access import admin_required, trainer_required
 from app.web import site_base_url
 from app.xapi import outbox, services
 from app.xapi.forms import NewClientForm, RevokeForm
 
 bp = Blueprint("xapi_admin", __name__)
-
-
-def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Only admins: guests are sent to sign in, everyone else is refused (403)."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if current_user.role != "admin":
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 def _page(lang: str, form: NewClientForm, issued: tuple[Any, str] | None = None) -> Any:
