@@ -105,10 +105,24 @@ class _Collector:
         self.problems.append(Problem(self.path, line, message))
 
 
+# libyaml parses the same YAML many times faster than PyYAML's Python parser, and the studio's
+# preview reads a module's front matter on every keystroke. Its error texts differ, so a file that
+# fails is read again by PyYAML's parser, whose marks and wording `_yaml_error` knows.
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _safe_load(text: str) -> Any:
+    """`yaml.safe_load` by libyaml when installed; errors come from PyYAML's own parser."""
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
+
+
 def _key_lines(yaml_text: str, first_line: int) -> dict[str, int]:
     """Map each top-level key of a YAML mapping to its file line, for error messages."""
     try:
-        node = yaml.compose(yaml_text)
+        node = yaml.compose(yaml_text, Loader=_FAST_LOADER)
     except (yaml.YAMLError, RecursionError):
         return {}
     if not isinstance(node, yaml.MappingNode):
@@ -123,7 +137,7 @@ def _key_lines(yaml_text: str, first_line: int) -> dict[str, int]:
 def _item_lines(yaml_text: str, first_line: int, key: str) -> list[int]:
     """File line of each item of the top-level list `key`, for errors about one item."""
     try:
-        node = yaml.compose(yaml_text)
+        node = yaml.compose(yaml_text, Loader=_FAST_LOADER)
     except yaml.YAMLError:
         return []
     if not isinstance(node, yaml.MappingNode):
@@ -226,15 +240,18 @@ def _yaml_reference(text: str) -> tuple[int, str] | None:
     Aliases can expand a few hundred bytes into gigabytes ("billion laughs"); content needs
     neither, so they are refused before anything is built. Scanning is linear in the text.
     """
-    try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
-            if isinstance(token, yaml.AnchorToken):
-                return token.start_mark.line, "anchor"
-            if isinstance(token, yaml.AliasToken):
-                return token.start_mark.line, "alias"
-    except yaml.YAMLError:
-        return None  # the parser reports the syntax error, in words, below
-    return None
+    # A text libyaml cannot scan is scanned again by PyYAML, whose parser then reads it.
+    for loader in dict.fromkeys((_FAST_LOADER, yaml.SafeLoader)):
+        try:
+            for token in yaml.scan(text, Loader=loader):
+                if isinstance(token, yaml.AnchorToken):
+                    return token.start_mark.line, "anchor"
+                if isinstance(token, yaml.AliasToken):
+                    return token.start_mark.line, "alias"
+        except yaml.YAMLError:
+            continue
+        return None
+    return None  # the parser reports the syntax error, in words, below
 
 
 def _yaml_error(exc: yaml.YAMLError) -> tuple[int, str]:
@@ -315,7 +332,7 @@ def _load_yaml(text: str, first_line: int, out: _Collector) -> dict[str, Any] | 
         )
         return None
     try:
-        data = yaml.safe_load(text)
+        data = _safe_load(text)
     except yaml.YAMLError as exc:
         line, reason = _yaml_error(exc)
         out.add(first_line + line, f"invalid YAML: {reason}")
