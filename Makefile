@@ -18,7 +18,7 @@ NODE_DEPS := node:nodejs npm:npm
 BENCH_DEPS := wrk:wrk
 CLUSTER_DEPS := nginx:nginx redis-server:redis-server
 
-.PHONY: run dev preview reload load cluster test test-fast lint format bench check translations sysdeps-run sysdeps-test sysdeps-node clean
+.PHONY: run dev preview reload load cluster test test-fast lint format bench check translations messages sysdeps-run sysdeps-test sysdeps-node clean
 
 # Production server (gunicorn, deploy/gunicorn.conf.py: workers sized to the cores, access and
 # error logs on stderr) on loopback over plain http, so cookies cannot be Secure there.
@@ -104,6 +104,12 @@ cluster: sysdeps-run $(VENV)/.installed translations static/vendor/.installed $(
 
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel -q compile -d app/translations
+
+# The translators' template, from the code and templates; then `pybabel update` merges it into
+# each language's messages.po (tests/test_translations.py fails on any string left untranslated).
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --omit-header \
+	  --sort-output -o app/translations/messages.pot .
 
 # Install each missing Debian package (apt-get update only when something is missing).
 define install_missing
