@@ -41,10 +41,30 @@ def chromium(*extra_args: str) -> Iterator[Any]:
             browser.close()
 
 
+def _read_whole(app: Flask) -> Any:
+    """The app, with each response body read and closed before the server writes it.
+
+    When Chromium drops a connection mid-answer (a favicon it no longer wants), Werkzeug's
+    development server can skip closing the body, and the open static file then fails the run
+    under `-W error`. No response served to these tests is a never-ending stream.
+    """
+
+    def wsgi(environ: Any, start_response: Any) -> list[bytes]:
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
+
+
 @contextmanager
 def serve(app: Flask) -> Iterator[str]:
     """The app on a free loopback port in a thread; yields its base URL."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    httpd = make_server("127.0.0.1", 0, _read_whole(app), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
