@@ -241,7 +241,10 @@ def _yaml_reference(text: str) -> tuple[int, str] | None:
     neither, so they are refused before anything is built. Scanning is linear in the text.
     """
     # A text libyaml cannot scan is scanned again by PyYAML, whose parser then reads it.
-    for loader in dict.fromkeys((_FAST_LOADER, yaml.SafeLoader)):
+    loaders: list[type[yaml.SafeLoader]] = [_FAST_LOADER]
+    if _FAST_LOADER is not yaml.SafeLoader:
+        loaders.append(yaml.SafeLoader)
+    for loader in loaders:
         try:
             for token in yaml.scan(text, Loader=loader):
                 if isinstance(token, yaml.AnchorToken):
