@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "app.accounts.admin": SERVICES,
     "app.accounts.admin_views": ENTRY,
     "app.progress.services": SERVICES,
+    "app.progress.stamps": SERVICES,
     "app.quizzes.services": SERVICES,
     "app.quizzes.review": SERVICES,
     "app.web": WEB,
