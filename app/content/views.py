@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from app.audio.artefacts import audio_panel
 from app.content import slots as _slots  # noqa: F401  (registers the pages' learner slots)
-from app.content.loader import MEDIA_TYPES
+from app.content.media import MEDIA_TYPES
 from app.pages import PageState, render_page
 from app.pdf.panel import pdf_panel
 from app.progress.queries import module_statuses, resume_point
