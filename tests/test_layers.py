@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "app.progress.statements": SERVICES,
     "app.progress.queries": SERVICES,
     "app.progress.identity": SERVICES,
+    "app.progress.stamps": SERVICES,
     "app.quizzes.services": SERVICES,
     "app.quizzes.review": SERVICES,
     "app.web": WEB,
