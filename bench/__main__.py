@@ -110,9 +110,11 @@ def bench_audio() -> None:
             media = Path(tmp) / f"media-{workers}"
             walls[workers] = _audio_build(label, media, workers)
         _audio_build(f"second build, {n} workers", Path(tmp) / f"media-{n}", n)
+    load = os.getloadavg()[0]
     print(
         f"audio whole course: {n} workers build it {walls[1] / walls[n]:.2f}x as fast as "
-        f"1 worker ({walls[1]:.1f} s vs {walls[n]:.1f} s wall; ideal {n}.00x)"
+        f"1 worker ({walls[1]:.1f} s vs {walls[n]:.1f} s wall; ideal {n}.00x; "
+        f"machine load {load:.1f} on {os.cpu_count()} cores, other work shares them)"
     )
 
 
@@ -154,12 +156,14 @@ class BuildCpu:
 
     The pool's workers are children of multiprocessing's forkserver, so the OS's RUSAGE_CHILDREN
     does not see them: /proc is sampled for each descendant running this interpreter (the
-    forkserver and its workers; the last sample of each counts), each with the children it has
-    reaped (espeak-ng). This process counts itself and its own reaped children by os.times().
+    forkserver and its workers; the last sample of each counts), a worker with the children it
+    reaped (espeak-ng), the forkserver without (it reaps the workers, counted already). This
+    process counts itself and its own reaped children by os.times().
     """
 
     def __enter__(self) -> BuildCpu:
-        self.seen: dict[int, float] = {}
+        self.seen: dict[int, tuple[float, float]] = {}
+        self.parents: set[int] = set()
         self.base = _interpreters()
         self.own = _own_cpu()
         self._stop = threading.Event()
@@ -169,8 +173,10 @@ class BuildCpu:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.1):
-            for pid, cpu in _interpreters().items():
-                self.seen[pid] = cpu - self.base.get(pid, 0.0)
+            for pid, (cpu, reaped, parent) in _interpreters().items():
+                base = self.base.get(pid, (0.0, 0.0, 0))
+                self.seen[pid] = (cpu - base[0], reaped - base[1])
+                self.parents.add(parent)
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -180,12 +186,15 @@ class BuildCpu:
     @property
     def seconds(self) -> float:
         """CPU seconds (user + system): this process, its pool, what they ran."""
-        return self.own + sum(self.seen.values())
+        return self.own + sum(
+            cpu + (0.0 if pid in self.parents else reaped)
+            for pid, (cpu, reaped) in self.seen.items()
+        )
 
     @property
     def processes(self) -> int:
         """Processes of this interpreter that used CPU: this one and the busy workers."""
-        return 1 + sum(1 for cpu in self.seen.values() if cpu > 0.05)
+        return 1 + sum(1 for cpu, reaped in self.seen.values() if cpu + reaped > 0.05)
 
 
 def _own_cpu() -> float:
@@ -193,12 +202,12 @@ def _own_cpu() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def _interpreters() -> dict[int, float]:
-    """CPU seconds so far, reaped children included, of each descendant running this program."""
+def _interpreters() -> dict[int, tuple[float, float, int]]:
+    """Each descendant running this program: its CPU seconds, its reaped children's, its parent."""
     ticks = os.sysconf("SC_CLK_TCK")
     name = Path("/proc/self/comm").read_text().strip()
     parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
+    stats: dict[int, tuple[float, float, int]] = {}
     same: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -210,7 +219,9 @@ def _interpreters() -> dict[int, float]:
         fields = tail.split()
         pid = int(entry.name)
         parents[pid] = int(fields[1])
-        cpu[pid] = sum(int(f) for f in fields[11:15]) / ticks  # utime stime cutime cstime
+        own = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        reaped = (int(fields[13]) + int(fields[14])) / ticks  # cutime, cstime
+        stats[pid] = (own, reaped, parents[pid])
         if head.split("(", 1)[-1] == name:
             same.add(pid)
     mine, found = {os.getpid()}, True
@@ -221,7 +232,7 @@ def _interpreters() -> dict[int, float]:
                 mine.add(pid)
                 found = True
     mine.discard(os.getpid())
-    return {pid: cpu[pid] for pid in mine & same}
+    return {pid: stats[pid] for pid in mine & same}
 
 
 def bench_pdf(repeat: int = 3) -> None:
