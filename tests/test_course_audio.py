@@ -257,6 +257,8 @@ def test_a_studio_save_queues_the_course_file_after_the_module_and_the_old_one_i
     assert stale.status_code == 200 and stale.data == old
     assert stale.headers["X-Academy-Updating"] == "1"
     assert "data-course-audio-updating" in learner.get("/en/mini/").get_data(as_text=True)
+    studio = tina.get("/en/trainer/studio/").get_data(as_text=True)
+    assert 'data-state="course-audio-outdated" data-course-audio-lang="en"' in studio
 
     with tasks.running_worker(app, workers=2):
         tasks.wait_idle(app, timeout=180)
@@ -273,6 +275,8 @@ def test_a_studio_save_queues_the_course_file_after_the_module_and_the_old_one_i
     assert "X-Academy-Updating" not in fresh.headers
     assert course_file(app, "it") != old_it
     assert "data-course-audio-updating" not in learner.get("/en/mini/").get_data(as_text=True)
+    studio = tina.get("/en/trainer/studio/").get_data(as_text=True)
+    assert studio.count('data-state="course-audio-current"') == 2
     with app.app_context():
         assert rebuild_course_audio.enqueue("mini", "en")
         assert rebuild_course_audio.enqueue("mini", "en") == ""  # one is already waiting
