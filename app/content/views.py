@@ -15,7 +15,7 @@ from app.content import slots as _slots  # noqa: F401  (registers the pages' lea
 from app.content.loader import MEDIA_TYPES
 from app.pages import PageState, render_page
 from app.pdf.panel import pdf_panel
-from app.progress.services import module_statuses, resume_point
+from app.progress.queries import module_statuses, resume_point
 from app.web import (
     catalogue,
     content_version,
