@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "app.progress.statements": SERVICES,
     "app.progress.queries": SERVICES,
     "app.progress.identity": SERVICES,
+    "app.progress.stamps": SERVICES,
     "app.quizzes.services": SERVICES,
     "app.quizzes.review": SERVICES,
     "app.web": WEB,
@@ -180,6 +181,8 @@ def app_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("from app.content.views import bp\n", "app/pdf/views.py"),
         ("from app.progress.statements import record\n", "app/content/loader.py"),
         ("def f():\n    from app.pdf.build import build_pdfs\n", "app/content/markdown.py"),
+        ("from flask_babel import gettext\n", "app/content/plugins/eqf.py"),
+        ("from app.extensions import db\n", "app/content/frontmatter.py"),
     ],
 )
 def test_the_walker_catches_an_upward_import(source: str, expected: str, app_copy: Path) -> None:
