@@ -12,7 +12,8 @@ from app.config import ConfigError, load_config
 from app.content.catalog import EXTENSION_KEY as CONTENT_EXTENSION
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.logs import configure_logging
-from app.pages import GuestPages, mine
+from app.pages import GuestPages, LearnerPages, mine
+from app.progress.stamps import learner_stamp
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,9 +32,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # First-time visitors' pages from memory, before Flask (inside ProxyFix: it sees the
     # client's scheme and host). Off when every request must re-check content (tests).
     # Its entries expire by the content cache's clock: the same time the recheck interval uses.
+    # Behind it, a signed-in learner's page again while their rows and the request are the same.
+    recheck = float(app.config["CONTENT_RECHECK_SECONDS"])
+    app.wsgi_app = LearnerPages(  # type: ignore[method-assign]
+        app.wsgi_app,
+        app,
+        recheck,
+        app.config["LANGUAGES"],
+        learner_stamp,
+        clock=lambda: app.extensions[CONTENT_EXTENSION].clock(),
+    )
     app.wsgi_app = GuestPages(  # type: ignore[method-assign]
         app.wsgi_app,
-        float(app.config["CONTENT_RECHECK_SECONDS"]),
+        recheck,
         app.config["LANGUAGES"],
         clock=lambda: app.extensions[CONTENT_EXTENSION].clock(),
     )

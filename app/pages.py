@@ -197,6 +197,7 @@ def render_page(
     state: PageState,
     shared: bool = True,
     panels: Mapping[str, Panel] | None = None,
+    summaries_of: str | None = None,
     **context: Any,
 ) -> Response:
     """Serve `template` from the page cache under `key`, slots filled from `state`.
@@ -208,6 +209,8 @@ def render_page(
         viewer may see, e.g. a trainer's error list) and leaves the cache alone.
     :param panels: template variable -> the channel's panel; its stamp joins the key and its
         data is loaded only when the page is rendered.
+    :param summaries_of: the course whose progress summaries `state` was read from (None: the
+        page shows no progress); LearnerPages keeps the page while those rows stay the same.
     """
     from flask_babel import get_locale
 
@@ -230,6 +233,10 @@ def render_page(
         # The same bytes for every first-time visitor: GuestPages may answer the next ones.
         request.environ[SHARED_PAGE] = True
         return Response(page.fill_fresh(), mimetype="text/html")
+    from app.web import current_learner
+
+    # Shared HTML plus this learner's slots: LearnerPages may answer their next requests.
+    request.environ[LEARNER_PAGE] = (current_learner(), summaries_of)
     return Response(page.fill(state), mimetype="text/html")
 
 
@@ -312,6 +319,220 @@ class GuestPages:
             self._entries.clear()  # one entry per page path: only a crawl of odd URLs fills it
         self._entries[key] = (self.clock() + self.ttl, seen["status"], list(headers), data)
         return [data]
+
+
+# --- Signed-in learners' pages answered before Flask, while their rows stay the same ---------
+
+#: Set in the WSGI environ by `render_page` when it answered from a shared page with one
+#: learner's slots filled: (the learner key it filled them for, the course of their summaries).
+LEARNER_PAGE = "academy.learner_page"
+
+#: Reads what a learner's page depends on in the database: (driver connection, its paramstyle,
+#: user id, learner key, course id) -> a stamp compared with == (app/progress/stamps.py).
+StampReader = Callable[[Any, str, "int | None", "str | None", "str | None"], object]
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """One learner's page as Flask last answered it, and what it was answered from."""
+
+    expires: float
+    stamp: object
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class LearnerPages:
+    """WSGI middleware: a learner's page answered again from memory while nothing it shows moved.
+
+    A GET of a page under a language prefix, with a session cookie and no query string, that
+    Flask last answered from a shared page with this learner's slots filled (`render_page` marks
+    the environ), is answered with the same status, headers and bytes when all of this holds:
+
+    - the request is the same in everything the page is made of: path, host, scheme, the whole
+      Cookie header (session: account, CSRF token, guest key, EQF level), the client's address,
+      X-Forwarded-For and user agent (Flask-Login's session protection reads them);
+    - the learner's rows in the database are the same: the account row (a sign-out, a password
+      change or a disabled account changes its session token or flag; a new role or EQF level)
+      and their progress summaries of the course, read *before* Flask ran, so a write landing
+      while Flask renders makes the kept page older than its stamp, never newer. The stamp is
+      read from the shared database on every request, so a write by any server process shows
+      at once;
+    - the page is younger than `ttl` seconds (ACADEMY_CONTENT_RECHECK_SECONDS), as for
+      first-time visitors (GuestPages): content edits and rebuilt artefacts show within it.
+
+    A session with flashed messages, a response setting a cookie, an error or a page rendered
+    for one viewer only (`shared=False`) always goes through Flask.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        flask_app: Flask,
+        ttl: float,
+        languages: Sequence[str],
+        stamp: StampReader,
+        size: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.flask_app = flask_app
+        self.ttl = ttl
+        self.prefixes = tuple(f"/{code}/" for code in languages)
+        self.read_stamp = stamp
+        self.size = size
+        self.clock = clock
+        self._entries: OrderedDict[tuple[str, ...], _Kept] = OrderedDict()
+        self._pages: set[str] = set()  # paths Flask answered with a learner's page
+        self._lock = threading.Lock()
+        self._sessions: dict[str, tuple[float, tuple[int | None, str | None] | None]] = {}
+        self._engine: Any = None
+        self._serializer: Any = None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer from memory when the stamp and the request match; otherwise ask Flask."""
+        path = environ.get("PATH_INFO", "")
+        cookie = environ.get("HTTP_COOKIE")
+        if (
+            self.ttl <= 0
+            or environ.get("REQUEST_METHOD") != "GET"
+            or not cookie
+            or environ.get("QUERY_STRING")
+            or not path.startswith(self.prefixes)
+        ):
+            return self.app(environ, start_response)
+        if path not in self._pages:
+            # Not known as a page: no stamp is worth reading. Flask says whether it is one.
+            body = self.app(environ, start_response)
+            if LEARNER_PAGE in environ and len(self._pages) < 4 * self.size:
+                self._pages.add(path)
+            return body
+        who = self._learner(cookie)
+        if who is None:
+            return self.app(environ, start_response)
+        user_id, learner = who
+        parts = path.strip("/").split("/")
+        course_id = parts[1] if len(parts) > 1 else None
+        stamp = self._stamp(user_id, learner, course_id)
+        key = (
+            environ.get("wsgi.url_scheme", ""),
+            environ.get("HTTP_HOST", ""),
+            environ.get("SCRIPT_NAME", ""),
+            path,
+            cookie,
+            environ.get("REMOTE_ADDR", ""),
+            environ.get("HTTP_X_FORWARDED_FOR", ""),
+            environ.get("HTTP_USER_AGENT", ""),
+        )
+        with self._lock:
+            kept = self._entries.get(key)
+            if kept is not None:
+                self._entries.move_to_end(key)
+        if kept is not None and kept.stamp == stamp and kept.expires > self.clock():
+            start_response(kept.status, list(kept.headers))
+            return [kept.body]
+        status, headers, answer = _through(self.app, environ, start_response)
+        flag = environ.get(LEARNER_PAGE)
+        if (
+            isinstance(answer, bytes)
+            and flag is not None
+            and flag[0] == learner
+            and flag[1] in (None, course_id)
+            and status.startswith("200 ")
+            and not any(name.lower() == "set-cookie" for name, _ in headers)
+        ):
+            with self._lock:
+                self._entries[key] = _Kept(self.clock() + self.ttl, stamp, status, headers, answer)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return [answer] if isinstance(answer, bytes) else answer
+
+    def _learner(self, cookie: str) -> tuple[int | None, str | None] | None:
+        """(user id, learner key) the session cookie names; None if it cannot be used here."""
+        from flask.sessions import SecureCookieSessionInterface
+
+        app = self.flask_app
+        if self._serializer is None:
+            interface = app.session_interface
+            if not isinstance(interface, SecureCookieSessionInterface):
+                return None
+            self._serializer = interface.get_signing_serializer(app)
+            if self._serializer is None:
+                return None
+        remembered = self._sessions.get(cookie)
+        now = self.clock()
+        if remembered is not None and remembered[0] > now:
+            return remembered[1]
+        who = self._decode(cookie)
+        if len(self._sessions) >= 4 * self.size:
+            self._sessions.clear()
+        # Checking the signature again within `ttl` would tell nothing new, but the age limit.
+        self._sessions[cookie] = (now + self.ttl, who)
+        return who
+
+    def _decode(self, cookie: str) -> tuple[int | None, str | None] | None:
+        """The session cookie's (user id, learner key), checked as Flask checks it."""
+        from itsdangerous import BadSignature
+        from werkzeug.http import parse_cookie
+
+        app = self.flask_app
+        value = parse_cookie(cookie).get(app.config["SESSION_COOKIE_NAME"])
+        if not value:
+            return None
+        try:
+            data = self._serializer.loads(
+                value, max_age=int(app.permanent_session_lifetime.total_seconds())
+            )
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or "_flashes" in data:
+            return None  # flashed messages are shown once: Flask takes them out of the session
+        number = str(data.get("_user_id") or "").partition(":")[0]
+        if number.isdigit():
+            return int(number), f"u:{number}"
+        guest = data.get("guest")
+        return None, (f"g:{guest}" if isinstance(guest, str) and guest else None)
+
+    def _stamp(self, user_id: int | None, learner: str | None, course_id: str | None) -> object:
+        """The learner's rows as stored now."""
+        if self._engine is None:
+            from app.extensions import db
+
+            with self.flask_app.app_context():
+                self._engine = db.engine
+        connection = self._engine.raw_connection()
+        try:
+            return self.read_stamp(
+                connection, self._engine.dialect.paramstyle, user_id, learner, course_id
+            )
+        finally:
+            connection.close()  # back to the pool, its transaction (if any) rolled back
+
+
+def _through(
+    app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse
+) -> tuple[str, list[tuple[str, str]], bytes | Iterable[bytes]]:
+    """Call `app`; a 200 answer's body is read whole (to keep), any other is passed on."""
+    seen: dict[str, Any] = {}
+
+    def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen["status"], seen["headers"] = status, headers
+        return start_response(status, headers, exc_info)
+
+    body = app(environ, keep)
+    status = str(seen.get("status", ""))
+    headers = list(seen.get("headers") or [])
+    if not status.startswith("200 "):
+        return status, headers, body
+    try:
+        data = b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return status, headers, data
 
 
 # --- The slots of base.html, on every page -------------------------------------------------

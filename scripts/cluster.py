@@ -145,6 +145,13 @@ class AppServer:
         """host:port, as nginx's upstream names it."""
         return f"127.0.0.1:{self.port}"
 
+    def freeze(self) -> None:
+        """The host hangs: SIGSTOP to the master and every worker, until `kill`."""
+        # The kernel still accepts connections on its port, so nginx goes on handing it
+        # requests, which get no answer: requests in flight on the host when it dies.
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
     def kill(self) -> None:
         """The host dies: SIGKILL to the master and every worker at once, no goodbye."""
         if self.process.poll() is None:

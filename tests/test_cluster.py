@@ -10,11 +10,14 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import json
+import re
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
@@ -47,12 +50,22 @@ def cluster() -> Iterator[object]:
         yield running
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect comes back as the answer (an HTTPError with its 3xx status)."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        """Never follow it."""
+        return None
+
+
 class Learner:
     """A browser: its own cookies, no redirects followed, every answer read whole."""
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(CookieJar()), _NoRedirect()
+        )
         self.token = ""
 
     def request(
@@ -64,6 +77,17 @@ class Learner:
         if data is not None:
             all_headers |= {"Content-Type": "application/json", "X-CSRFToken": self.token}
         request = urllib.request.Request(self.base + path, data=data, headers=all_headers)
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, dict(error.headers), error.read()
+
+    def form(self, path: str, fields: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """POST a form as a browser does (urlencoded); the redirect is returned, not followed."""
+        data = urllib.parse.urlencode(fields).encode()
+        request = urllib.request.Request(self.base + path, data=data)
         try:
             with self.opener.open(request, timeout=60) as response:
                 return response.status, dict(response.headers), response.read()
@@ -157,101 +181,174 @@ def test_nginx_sends_static_files_and_pdfs_after_the_app_checks_access(cluster) 
 
 @dataclass
 class Outcome:
-    """One request of the run: when it started and ended, and whether it succeeded."""
+    """One request of the run: what it was, when it started and ended, and how it went."""
 
+    kind: str  # "beacon", "quiz" (the form's submission) or "page"
     start: float
     end: float
     ok: bool
-    section: str | None = None
     detail: str = ""
 
 
 @dataclass
 class Run:
-    """What every learner sent and got back."""
+    """What every learner sent and got back, and what is in flight right now."""
 
     outcomes: list[Outcome] = field(default_factory=list)
-    killed_at: float = 0.0
+    pending: dict[int, tuple[str, float]] = field(default_factory=dict)
+    beacon_ids: list[str] = field(default_factory=list)
+    attempts: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def stuck_posts(self, since: float, now: float) -> int:
+        """POSTs started after `since` and still unanswered a second later."""
+        with self.lock:
+            return sum(
+                1
+                for kind, start in self.pending.values()
+                if kind != "page" and start > since and now - start > 1
+            )
 
-def test_killing_an_app_server_mid_run_loses_no_progress(cluster) -> None:
-    """Traffic through nginx survives one app server dying; every accepted beacon is stored."""
+
+HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+def _quiz_form(learner: Learner) -> dict[str, str]:
+    """The quiz page's hidden fields (CSRF token, signed attempt) and one answer."""
+    status, _, body = learner.request(MODULE + "quiz")
+    assert status == 200
+    fields = dict(HIDDEN_FIELD.findall(body.decode()))
+    assert "csrf_token" in fields
+    return fields
+
+
+def test_killing_an_app_server_mid_run_fails_no_beacon_and_stores_each_once(cluster) -> None:
+    """An app server hangs with requests in flight, then dies: nginx sends each again elsewhere.
+
+    Beacons (by statement id) and quiz submissions (by signed attempt token) are idempotent, so
+    nginx retries them even after the dead server had them: no learner sees an error, and the
+    database holds each statement and each attempt exactly once.
+    """
     sections = _sections()
-    learners, beacons_each = 8, 25
-    kill_after = learners * beacons_each // 3  # accepted beacons before the kill
+    learners, steps = 8, 25
+    kill_after = learners * steps // 3  # accepted beacons before the server hangs
     victim, survivor = cluster.servers
     run = Run()
-    kill_now = threading.Event()
+    hang_now = threading.Event()
     read_back: dict[int, set[str]] = {}
     accepted_by: dict[int, set[str]] = {}
-    before = _count(
-        cluster.database_url, "SELECT COUNT(*) FROM statements WHERE verb = 'experienced'"
-    )
+    statements_sql = "SELECT COUNT(*) FROM statements WHERE verb = '{}'"
+    before = {
+        verb: _count(cluster.database_url, statements_sql.format(verb))
+        for verb in ("experienced", "attempted")
+    }
+    attempts_before = _count(cluster.database_url, "SELECT COUNT(*) FROM quiz_attempts")
+
+    def step(learner: Learner, number: int, index: int) -> tuple[str, int, bytes, str]:
+        section = sections[(number + index) % len(sections)]
+        if index % 5 == 4:  # now and then the learner opens the page again
+            return ("page", *learner.request(MODULE)[::2], "")
+        if index % 5 == 2:  # and submits the quiz (blank answers are graded too)
+            form = _quiz_form(learner)
+            status, headers, body = learner.form(MODULE + "quiz", form)
+            return "quiz", status, body, headers.get("Location", "")
+        beacon_id = str(uuid.uuid4())
+        status, _, body = learner.request(
+            MODULE + "progress",
+            body={"verb": "section-read", "section": section, "seconds": 600, "id": beacon_id},
+        )
+        if status == 200:
+            accepted_by[number].add(section)
+            read_back[number] = set(json.loads(body)["read"])
+        return "beacon", status, body, beacon_id
 
     def learner_loop(number: int) -> None:
         learner = Learner(cluster.url)
         learner.start()
         accepted_by[number] = set()
-        for step in range(beacons_each):
-            section = sections[(number + step) % len(sections)]
+        for index in range(steps):
+            kind = "page" if index % 5 == 4 else "quiz" if index % 5 == 2 else "beacon"
             start = time.monotonic()
+            with run.lock:
+                run.pending[number] = (kind, start)
             try:
-                if step % 5 == 4:  # now and then the learner opens the page again
-                    status, _, body = learner.request(MODULE)
-                    section = None
-                else:
-                    status, _, body = learner.request(
-                        MODULE + "progress",
-                        body={"verb": "section-read", "section": section, "seconds": 600},
-                    )
-                ok, detail = status == 200, f"{status} {body[:120]!r}"
+                kind, status, body, key = step(learner, number, index)
+                ok = status == (303 if kind == "quiz" else 200)
+                detail = f"{kind} {status} {body[:120]!r}"
             except (OSError, http.client.HTTPException) as error:
                 # Cut off mid-answer (the server died after nginx had sent the headers).
-                ok, detail = False, repr(error)
-            outcome = Outcome(start, time.monotonic(), ok, section, detail)
+                ok, key, detail = False, "", f"{kind} {error!r}"
             with run.lock:
-                run.outcomes.append(outcome)
-                accepted = sum(1 for o in run.outcomes if o.ok and o.section)
-            if ok and section is not None:
-                accepted_by[number].add(section)
-                read_back[number] = set(json.loads(body)["read"])
+                del run.pending[number]
+                run.outcomes.append(Outcome(kind, start, time.monotonic(), ok, detail))
+                if ok and kind == "beacon":
+                    run.beacon_ids.append(key)
+                elif ok and kind == "quiz":
+                    run.attempts.append(key)
+                accepted = len(run.beacon_ids)
             if accepted >= kill_after:
-                kill_now.set()
+                hang_now.set()
 
     threads = [threading.Thread(target=learner_loop, args=(n,)) for n in range(learners)]
     for thread in threads:
         thread.start()
-    assert kill_now.wait(timeout=300), "the learners never got going"
-    run.killed_at = time.monotonic()
+    assert hang_now.wait(timeout=300), "the learners never got going"
+    victim.freeze()
+    frozen_at = time.monotonic()
+    # Wait until learners are stuck on the hung server: requests nginx has handed to it.
+    deadline = frozen_at + 120
+    while run.stuck_posts(frozen_at, time.monotonic()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed_at = time.monotonic()
     victim.kill()
-    dead_at = time.monotonic()  # SIGKILL sent and its port refusing connections
+    dead_at = time.monotonic()
     for thread in threads:
         thread.join(timeout=600)
     assert not any(t.is_alive() for t in threads)
+    assert len(run.outcomes) == learners * steps
 
-    # Only requests in flight on the dead server when it died may fail (a page GET is retried
-    # on the survivor by nginx unless its answer had begun; a POST it had passed on is not, so
-    # it is never stored twice): at most one per learner. Every later request went to the
-    # survivor.
-    failed = [o for o in run.outcomes if not o.ok]
-    assert len(run.outcomes) == learners * beacons_each
-    assert len(failed) <= learners, [o.detail for o in failed]
-    in_flight = [o for o in failed if o.start <= dead_at and o.end >= run.killed_at]
-    assert in_flight == failed, [o.detail for o in failed]
+    # nginx had handed POSTs to the hung server and sent them again when it died.
+    nginx_log = (cluster.tmp / "nginx" / "nginx-error.log").read_text(errors="replace")
+    handed = [
+        line
+        for line in nginx_log.splitlines()
+        if 'request: "POST ' in line and f'upstream: "http://{victim.address}/' in line
+    ]
+    assert handed, nginx_log[-2000:]
+    # Not one beacon or quiz submission failed; a page whose answer had begun when its server
+    # died cannot be sent again (nginx had passed its headers on): only those may fail.
+    posts_failed = [o.detail for o in run.outcomes if o.kind != "page" and not o.ok]
+    assert posts_failed == []
+    pages_failed = [o for o in run.outcomes if not o.ok]
+    assert all(o.start <= dead_at and o.end >= killed_at for o in pages_failed), [
+        o.detail for o in pages_failed
+    ]
     after_kill = [o for o in run.outcomes if o.start > dead_at]
     assert after_kill and all(o.ok for o in after_kill)
     assert _requests_in(survivor.access_log, "/it/trial/first-steps/progress") > 0
 
-    # Every beacon the server accepted is stored in PostgreSQL; a failed one may be too (it
-    # was committed before its answer was cut off), never twice (POSTs are not retried).
-    accepted = sum(1 for o in run.outcomes if o.ok and o.section)
-    posted_failures = sum(1 for o in failed if o.section)
-    stored = (
-        _count(cluster.database_url, "SELECT COUNT(*) FROM statements WHERE verb = 'experienced'")
-        - before
+    # Each statement exactly once: as many 'experienced' as beacons sent, each id once; each
+    # submitted quiz graded once (one attempt, one 'attempted', whatever nginx retried).
+    beacons = len(run.beacon_ids)
+    assert beacons == sum(1 for o in run.outcomes if o.kind == "beacon")
+    stored = _count(cluster.database_url, statements_sql.format("experienced"))
+    assert stored - before["experienced"] == beacons
+    ids = ",".join(f"'{i}'" for i in run.beacon_ids)
+    assert (
+        _count(
+            cluster.database_url,
+            f"SELECT COUNT(DISTINCT uuid) FROM statements WHERE uuid IN ({ids})",
+        )
+        == len(set(run.beacon_ids))
+        == beacons
     )
-    assert accepted <= stored <= accepted + posted_failures
+    submitted = len(run.attempts)
+    assert submitted == sum(1 for o in run.outcomes if o.kind == "quiz")
+    assert len(set(run.attempts)) == submitted  # each form a new attempt of its own
+    attempts = _count(cluster.database_url, "SELECT COUNT(*) FROM quiz_attempts")
+    assert attempts - attempts_before == submitted
+    attempted = _count(cluster.database_url, statements_sql.format("attempted"))
+    assert attempted - before["attempted"] == submitted
     # Each learner's progress, as the server read it back after its last beacon, holds every
     # section it was told was stored.
     for number, sent in accepted_by.items():

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.content.loader import load_catalogue
 from app.extensions import db
-from app.progress import services
+from app.progress import statements
 from app.progress.models import CourseCompletion
 from tests.conftest import make_app
 from tests.fixture_course import write_course
@@ -27,10 +27,10 @@ def complete(app: Flask, root: Path, learner: str, module_id: str) -> None:
         course = load_catalogue(root).courses["demo"]
         module, _ = course.module(module_id, "it")
         for section in module.reading_sections:
-            services.record(
+            statements.record(
                 learner, course, module, "experienced", section_id=section.id, language="it"
             )
-        services.record(learner, course, module, "passed", result={"score": 1.0}, language="it")
+        statements.record(learner, course, module, "passed", result={"score": 1.0}, language="it")
         db.session.commit()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.content.loader import load_catalogue
 from app.extensions import db
-from app.progress import services
+from app.progress import statements
 from app.progress.models import ModuleProgress, Statement
 from tests.conftest import CONTENT, make_app
 
@@ -32,12 +32,12 @@ def test_fifty_threads_record_for_one_learner_and_module(tmp_path: Path) -> None
             with app.app_context():
                 barrier.wait()
                 if n % 2:
-                    services.record(
+                    statements.record(
                         "u:1", course, module, "experienced",
                         section_id=sections[n % len(sections)], language="it",
                     )  # fmt: skip
                 else:
-                    services.record(
+                    statements.record(
                         "u:1", course, module, "progressed",
                         section_id=sections[n % len(sections)], language="it", channel="audio",
                         result={"position": float(n), "listened": 3.0, "duration": 600.0},
@@ -59,7 +59,7 @@ def test_fifty_threads_record_for_one_learner_and_module(tmp_path: Path) -> None
         )
         assert stored == THREADS
         row = db.session.scalar(select(ModuleProgress))
-        rebuilt = services.rebuild("u:1", "trial", "first-steps")
+        rebuilt = statements.rebuild("u:1", "trial", "first-steps")
         assert row.statements == rebuilt.statements == THREADS
         assert sorted(row.sections_read) == sorted(rebuilt.sections_read) == sorted(sections)
         assert row.audio_listened == rebuilt.audio_listened

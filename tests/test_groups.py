@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from app.accounts import services as accounts
 from app.extensions import db
-from app.progress import services as progress
+from app.progress import queries as progress
 from app.trainer import groups
 from app.trainer.models import Group
 from app.web import catalogue

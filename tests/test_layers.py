@@ -32,7 +32,10 @@ LAYERS: dict[str, int] = {
     "app.accounts.services": SERVICES,
     "app.accounts.admin": SERVICES,
     "app.accounts.admin_views": ENTRY,
-    "app.progress.services": SERVICES,
+    "app.progress.statements": SERVICES,
+    "app.progress.queries": SERVICES,
+    "app.progress.identity": SERVICES,
+    "app.progress.stamps": SERVICES,
     "app.quizzes.services": SERVICES,
     "app.quizzes.review": SERVICES,
     "app.web": WEB,
@@ -171,11 +174,14 @@ def app_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("from app.web import current_learner\n", "app/progress/services.py"),
-        ("from flask import session\n", "app/progress/services.py"),
+        ("from app.web import current_learner\n", "app/progress/identity.py"),
+        ("from flask import session\n", "app/progress/queries.py"),
+        ("from flask_login import current_user\n", "app/progress/statements.py"),
         ("from app.content.views import bp\n", "app/pdf/views.py"),
-        ("from app.progress.services import record\n", "app/content/loader.py"),
+        ("from app.progress.statements import record\n", "app/content/loader.py"),
         ("def f():\n    from app.pdf.build import build_pdfs\n", "app/content/markdown.py"),
+        ("from flask_babel import gettext\n", "app/content/plugins/eqf.py"),
+        ("from app.extensions import db\n", "app/content/frontmatter.py"),
     ],
 )
 def test_the_walker_catches_an_upward_import(source: str, expected: str, app_copy: Path) -> None:

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.progress import services
+from app.progress import queries, statements
 from app.progress.models import CourseCompletion, ModuleProgress, Statement
 from app.progress.rules import Event, ModuleShape, Summary, apply, is_complete, replay
 from app.web import catalogue
@@ -168,7 +168,7 @@ def test_audio_position_is_kept_for_resuming_on_any_device(app: Flask) -> None:
     login(laptop, "ada@example.org")
     with app.test_request_context():
         course = catalogue().course("trial")
-        status = services.module_statuses("u:1", course, "en")["first-steps"]
+        status = queries.module_statuses("u:1", course, "en")["first-steps"]
     assert (status.last_audio_section, status.last_audio_position) == ("experience", 42.5)
     page = laptop.get("/it/trial/").data.decode()
     assert 'href="/it/trial/first-steps/#experience"' in page
@@ -183,12 +183,12 @@ def complete_module(app: Flask, learner: str, module_id: str, *, passed: bool = 
         course = catalogue().course("trial")
         module, _ = course.module(module_id, "it")
         for section in module.reading_sections:
-            services.record(
+            statements.record(
                 learner, course, module, "experienced", section_id=section.id, language="it"
             )
         if module.questions:
             verb = "passed" if passed else "failed"
-            services.record(
+            statements.record(
                 learner,
                 course,
                 module,
@@ -234,7 +234,7 @@ def test_summary_always_equals_the_replayed_statements(app: Flask) -> None:
     complete_module(app, "u:3", "first-steps")
     with app.app_context():
         row = db.session.scalar(select(ModuleProgress))
-        rebuilt = services.rebuild("u:3", "trial", "first-steps")
+        rebuilt = statements.rebuild("u:3", "trial", "first-steps")
         assert rebuilt.sections_read == row.sections_read
         assert rebuilt.completed_at == row.completed_at.replace(tzinfo=rebuilt.completed_at.tzinfo)
         assert rebuilt.statements == row.statements
@@ -257,7 +257,7 @@ def test_content_edits_never_lose_progress(tmp_path: Path, content_copy: Path) -
     )
     with app.test_request_context():
         course = catalogue().course("trial")
-        status = services.module_statuses("u:1", course, "it")["first-steps"]
+        status = queries.module_statuses("u:1", course, "it")["first-steps"]
     assert status.completed_at is not None and status.total == 6 and status.read_count == 5
     # A removed section stops counting.
     edit_first_module(
@@ -265,7 +265,7 @@ def test_content_edits_never_lose_progress(tmp_path: Path, content_copy: Path) -
     )
     with app.test_request_context():
         course = catalogue().course("trial")
-        status = services.module_statuses("u:1", course, "it")["first-steps"]
+        status = queries.module_statuses("u:1", course, "it")["first-steps"]
     assert "experience" not in status.read and status.total == 5 and status.read_count == 4
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,7 +138,28 @@ def test_in_chromium_a_long_section_needs_its_reading_time_on_screen(site: str) 
             page.clock.run_for((needed - 30 + 2) * 1000)
         [read] = [b for b in sent if b.get("section") == "words"]
         assert read["verb"] == "section-read" and read["seconds"] >= needed
+        # With a statement id: stored once, however often nginx or the outbox send it.
+        assert str(uuid.UUID(read["id"])) == read["id"]
         page.wait_for_function(
             "document.querySelector('details#words').classList.contains('is-read')"
         )
+        context.close()
+
+
+@pytest.mark.browser
+def test_without_the_offline_outbox_a_beacon_still_carries_a_statement_id(site: str) -> None:
+    """offline.js failed to load: app.js sends the beacon itself, with an id of its own."""
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        context.route("**/offline.js*", lambda route: route.abort())
+        page = context.new_page()
+        page.clock.install()
+        page.goto(f"{site}/en/trial/first-steps/#words")
+        needed = int(page.locator("details#words").get_attribute("data-read-seconds"))
+        with page.expect_request(lambda r: r.url.endswith("/progress")) as sent:
+            page.clock.run_for((needed + 2) * 1000)
+        body = json.loads(sent.value.post_data or "{}")
+        assert body["section"] == "words" and str(uuid.UUID(body["id"])) == body["id"]
+        assert sent.value.response() is not None and sent.value.response().ok
+        assert page.evaluate("window.AcademyOffline") is None
         context.close()

@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.extensions import db
-from app.progress import services as progress
+from app.progress import statements as progress
 from app.progress.models import CourseProgress, ModuleProgress
 from app.quizzes import services as quizzes
 from app.quizzes.models import LatestScore

@@ -21,7 +21,7 @@ from app.accounts import services as accounts
 from app.accounts.models import User
 from app.content.quiz_syntax import parse_quiz
 from app.extensions import db
-from app.progress import services as progress
+from app.progress import statements as progress
 from app.progress.models import ModuleProgress
 from app.quizzes import services as quizzes
 from app.trainer import groups

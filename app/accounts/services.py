@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.accounts.models import ROLES, User
 from app.database import writes
 from app.extensions import db
-from app.progress import services as progress
+from app.progress import identity as progress
 from app.quizzes import services as quizzes
 from app.xapi import services as xapi
 

@@ -13,7 +13,7 @@ from markupsafe import escape
 
 from app.content.model import Course, Module
 from app.pages import PageState, slot
-from app.progress.services import ModuleStatus
+from app.progress.queries import ModuleStatus
 
 
 def _read(state: PageState, section_id: str) -> bool:

@@ -10,10 +10,10 @@ from flask_login import current_user
 
 from app.audio.artefacts import audio_panel
 from app.content import slots as _slots  # noqa: F401  (registers the pages' learner slots)
-from app.content.loader import MEDIA_TYPES
+from app.content.media import MEDIA_TYPES
 from app.pages import PageState, render_page
 from app.pdf.panel import pdf_panel
-from app.progress.services import module_statuses, resume_point
+from app.progress.queries import module_statuses, resume_point
 from app.web import (
     catalogue,
     content_version,
@@ -59,6 +59,7 @@ def course(lang: str, course_id: str) -> ResponseReturnValue:
         "content/course.html",
         (content_version(), course.id, lang, eqf_level),
         PageState(statuses=statuses, resume=resume_point(statuses)),
+        summaries_of=course.id,
         course=course,
         lang=lang,
         eqf_level=eqf_level,
@@ -94,6 +95,7 @@ def module(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         "content/module.html",
         (content_version(), course.id, module.id, lang, eqf_level),
         PageState(status=status),
+        summaries_of=course.id,
         # Each channel's side panel: its data is part of the page, its stamp part of the key.
         panels={"audio": audio_panel(course, module), "pdf_links": pdf_panel(course, module, lang)},
         # A trainer's page lists the translation's errors: theirs alone, not cached.

@@ -22,7 +22,7 @@ from app.pdf.build import (
     module_job,
 )
 from app.pdf.render import RenderTimeout
-from app.progress import services as progress
+from app.progress import statements as progress
 from app.web import (
     catalogue,
     course_or_404,

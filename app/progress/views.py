@@ -25,8 +25,8 @@ from app.accounts import services as accounts
 from app.accounts.forms import EmptyForm
 from app.extensions import db
 from app.pdf.certificate import render_certificate
-from app.progress import services
-from app.progress.services import ProgressError
+from app.progress import queries, statements
+from app.progress.statements import ProgressError
 from app.trainer.groups import groups_of
 from app.trainer.reports import learner_outcomes
 from app.web import (
@@ -122,7 +122,7 @@ def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
                 return _refuse("seconds on screen must be a number of seconds in range")
             if seconds < reading_seconds_of(module)[section]:
                 return _refuse("the section was not on screen long enough to count as read")
-            services.record(
+            statements.record(
                 learner,
                 course,
                 module,
@@ -138,7 +138,7 @@ def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
             listened = _seconds(data.get("listened"), MAX_LISTENED_PER_BEACON)
             if duration is None or position is None or listened is None or position > duration:
                 return _refuse("position, listened and duration must be seconds in range")
-            services.record(
+            statements.record(
                 learner,
                 course,
                 module,
@@ -154,7 +154,7 @@ def beacon(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     except ProgressError as exc:
         return _refuse(str(exc))
     db.session.commit()
-    status = services.module_statuses(learner, course, lang).get(module.id)
+    status = queries.module_statuses(learner, course, lang).get(module.id)
     return jsonify(
         read=sorted(status.read) if status else [],
         total=status.total if status else len(module.reading_sections),
@@ -170,14 +170,14 @@ def dashboard(lang: str) -> ResponseReturnValue:
     for course in catalogue().courses.values():
         if not course.visible:
             continue
-        statuses = services.module_statuses(learner, course, lang)
+        statuses = queries.module_statuses(learner, course, lang)
         rows.append(
             {
                 "course": course,
                 "statuses": statuses,
                 "completed": sum(1 for s in statuses.values() if s.completed_at),
-                "resume": services.resume_point(statuses),
-                "completed_at": services.course_completed_at(learner, course.id),
+                "resume": queries.resume_point(statuses),
+                "completed_at": queries.course_completed_at(learner, course.id),
                 "outcomes": learner_outcomes(learner, course, lang),
             }
         )
@@ -214,7 +214,7 @@ def set_eqf(lang: str) -> ResponseReturnValue:
 def certificate(lang: str, course_id: str) -> ResponseReturnValue:
     """The signed-in learner's certificate of completion; nobody else's is reachable."""
     course = course_or_404(lang, course_id)
-    completion = services.course_completion(current_user.learner_key, course.id)
+    completion = queries.course_completion(current_user.learner_key, course.id)
     if completion is None:
         abort(404)
     pdf = render_certificate(
@@ -241,7 +241,7 @@ def certificate(lang: str, course_id: str) -> ResponseReturnValue:
 @bp.get("/verify/<code>")
 def verify(code: str) -> ResponseReturnValue:
     """Tell anyone whether a certificate code is genuine, and what it certifies."""
-    found = services.completion_by_code(code.strip().upper())
+    found = queries.completion_by_code(code.strip().upper())
     course = catalogue().course(found[0].course_id) if found else None
     lang = str(get_locale())
     return render_template(

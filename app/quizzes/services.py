@@ -26,7 +26,7 @@ from app.content.model import Course, Module
 from app.content.questions import Question, QuestionType
 from app.database import rowcount, writes
 from app.extensions import db
-from app.progress import services as progress
+from app.progress import statements as progress
 from app.quizzes.grading import score
 from app.quizzes.models import LatestScore, QuizAttempt
 

@@ -97,6 +97,17 @@
   }
   window.AcademyCsrf = csrfToken;
 
+  // A statement id (a UUID v4): the server stores an id once, so a beacon sent twice (nginx
+  // retrying it on another app server, a flush interrupted) still counts once.
+  function statementId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
   // Progress beacon: shared with the audio player (window.AcademyProgress.send). Through the
   // offline outbox (offline.js) when the page has it: a statement id, kept until it is sent.
   function sendProgress(payload, to) {
@@ -115,7 +126,7 @@
         credentials: "same-origin",
         keepalive: true,
         headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-        body: JSON.stringify(payload)
+        body: JSON.stringify(Object.assign({ id: statementId() }, payload))
       });
     }).then(function (response) {
       return response.ok ? response.json() : null;

@@ -8,18 +8,17 @@ the pure rules, and flushes; the request commits once.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import User, utcnow
+from app.accounts.models import utcnow
 from app.content.model import Course, Module
-from app.database import rowcount, writes
+from app.database import writes
 from app.extensions import db
 from app.progress.models import CourseCompletion, CourseProgress, ModuleProgress, Statement
 from app.progress.rules import (
@@ -77,7 +76,8 @@ def _summary_of(row: ModuleProgress) -> Summary:
     )
 
 
-def _store(row: ModuleProgress, summary: Summary) -> None:
+def store_summary(row: ModuleProgress, summary: Summary) -> None:
+    """Write a summary back into the learner's row for the module."""
     # New list/dict objects so SQLAlchemy sees the JSON columns change.
     row.sections_read = list(summary.sections_read)
     row.audio_listened = dict(summary.audio_listened)
@@ -94,7 +94,7 @@ def _store(row: ModuleProgress, summary: Summary) -> None:
     row.audio_seconds = round(sum(summary.audio_listened.values()), 3)
 
 
-def _locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
+def locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
     """The learner's summary row for a module, created if missing, locked until commit."""
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -185,7 +185,7 @@ def record(
     if section_id is not None and module.section(section_id) is None:
         raise ProgressError(f"module {module.id!r} has no section {section_id!r}")
 
-    row = _locked_row(learner, course.id, module.id)
+    row = locked_row(learner, course.id, module.id)
     if statement_id is not None:
         # Checked under the learner's row lock: two copies sent at once are serialised here.
         earlier = db.session.scalar(select(Statement).where(Statement.uuid == statement_id))
@@ -209,13 +209,13 @@ def record(
     if statement_id is not None:
         statement.uuid = statement_id
     summary = apply(_summary_of(row), _event(statement))
-    _complete_module_if_done(learner, course, module, summary, context, now)
-    _store(row, summary)
+    complete_module_if_done(learner, course, module, summary, context, now)
+    store_summary(row, summary)
     db.session.flush()
     return statement
 
 
-def _complete_module_if_done(
+def complete_module_if_done(
     learner: str,
     course: Course,
     module: Module,
@@ -228,7 +228,7 @@ def _complete_module_if_done(
         return
     done = _new_statement(learner, "completed", course.id, module.id, None, None, context, now)
     apply(summary, _event(done))
-    _complete_course_if_done(learner, course, context, now, also_done=module.id)
+    complete_course_if_done(learner, course, context, now, also_done=module.id)
 
 
 @writes
@@ -246,12 +246,12 @@ def record_course_event(
         now,
     )  # fmt: skip
     if verb == "downloaded":
-        _count_course_download(learner, course.id, now, 1)
+        count_course_downloads(learner, course.id, now, 1)
     db.session.flush()
     return statement
 
 
-def _count_course_download(learner: str, course_id: str, now: datetime | None, n: int) -> None:
+def count_course_downloads(learner: str, course_id: str, now: datetime | None, n: int) -> None:
     """Add `n` course PDF downloads to the learner's course summary (created if missing)."""
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -271,7 +271,7 @@ def _count_course_download(learner: str, course_id: str, now: datetime | None, n
         row.last_activity = max(filter(None, (row.last_activity, now)))
 
 
-def _complete_course_if_done(
+def complete_course_if_done(
     learner: str,
     course: Course,
     context: dict[str, Any],
@@ -325,196 +325,3 @@ def rebuild(learner: str, course_id: str, module_id: str) -> Summary:
         .order_by(Statement.id)
     )
     return replay([_event(s) for s in statements])
-
-
-@writes
-def adopt_guest_progress(guest: str, learner: str, courses: dict[str, Course]) -> int:
-    """Move a guest's statements to an account and rebuild the account's summaries.
-
-    :param guest: the guest's learner key ("g:...").
-    :param learner: the account's learner key ("u:...").
-    :param courses: the loaded courses, to check completion against current content.
-    :returns: how many statements moved.
-    """
-    touched = {
-        (course_id, module_id)
-        for course_id, module_id in db.session.execute(
-            select(Statement.course_id, Statement.module_id)
-            .where(Statement.learner == guest, Statement.module_id.is_not(None))
-            .distinct()
-        )
-        if module_id is not None
-    }
-    moved = rowcount(
-        db.session.execute(
-            update(Statement).where(Statement.learner == guest).values(learner=learner)
-        )
-    )
-    db.session.execute(delete(ModuleProgress).where(ModuleProgress.learner == guest))
-    for course_progress in db.session.scalars(
-        select(CourseProgress).where(CourseProgress.learner == guest)
-    ).all():
-        _count_course_download(
-            learner, course_progress.course_id, course_progress.last_activity,
-            course_progress.pdf_downloads,
-        )  # fmt: skip
-        db.session.delete(course_progress)
-    guest_completions = db.session.scalars(
-        select(CourseCompletion).where(CourseCompletion.learner == guest)
-    ).all()
-    for completion in guest_completions:
-        db.session.delete(completion)
-    db.session.flush()
-
-    for course_id, module_id in sorted(touched):
-        row = _locked_row(learner, course_id, module_id)
-        summary = rebuild(learner, course_id, module_id)
-        course = courses.get(course_id)
-        found = course.module(module_id, course.default_language) if course else None
-        if course and found:
-            # Reads from both sessions together may complete a module neither completed alone.
-            context = {"channel": "web", "language": summary.last_language or ""}
-            _complete_module_if_done(learner, course, found[0], summary, context, utcnow())
-        _store(row, summary)
-    for completion in guest_completions:
-        course = courses.get(completion.course_id)
-        if course:
-            _complete_course_if_done(
-                learner, course, {"channel": "web", "language": ""}, completion.completed_at
-            )
-    db.session.flush()
-    return moved
-
-
-@dataclass(frozen=True)
-class ModuleStatus:
-    """A learner's progress in one module, measured against its current content."""
-
-    module_id: str
-    read: frozenset[str]
-    total: int
-    best_score: float | None
-    quiz_passed: bool
-    completed_at: datetime | None
-    last_section: str | None
-    last_audio_section: str | None
-    last_audio_position: float | None
-    last_activity: datetime | None
-
-    @property
-    def read_count(self) -> int:
-        """Sections read that still exist (removed sections stop counting)."""
-        return len(self.read)
-
-    @property
-    def percent(self) -> int:
-        """Share of the module done, for progress bars."""
-        if self.completed_at:
-            return 100
-        return round(100 * self.read_count / self.total) if self.total else 0
-
-
-def module_statuses(learner: str | None, course: Course, language: str) -> dict[str, ModuleStatus]:
-    """Progress of a learner in every visible module of a course (missing = not started)."""
-    if learner is None:
-        return {}
-    rows = db.session.scalars(
-        select(ModuleProgress).where(
-            ModuleProgress.learner == learner, ModuleProgress.course_id == course.id
-        )
-    )
-    statuses: dict[str, ModuleStatus] = {}
-    for row in rows:
-        found = course.module(row.module_id, language)
-        if found is None:
-            continue
-        current = {s.id for s in found[0].reading_sections}
-        statuses[row.module_id] = ModuleStatus(
-            module_id=row.module_id,
-            read=frozenset(s for s in row.sections_read or [] if s in current),
-            total=len(current),
-            best_score=row.best_score,
-            quiz_passed=row.quiz_passed,
-            completed_at=row.completed_at,
-            last_section=row.last_section,
-            last_audio_section=row.last_audio_section,
-            last_audio_position=row.last_audio_position,
-            last_activity=row.last_activity,
-        )
-    return statuses
-
-
-def resume_point(statuses: dict[str, ModuleStatus]) -> ModuleStatus | None:
-    """The module the learner touched last, to continue where they left off."""
-    touched = [s for s in statuses.values() if s.last_activity is not None]
-    return max(touched, key=lambda s: s.last_activity) if touched else None  # type: ignore[arg-type, return-value]
-
-
-def course_completion(learner: str, course_id: str) -> CourseCompletion | None:
-    """The learner's completion record of a course, with its certificate code."""
-    return db.session.scalar(
-        select(CourseCompletion).where(
-            CourseCompletion.learner == learner, CourseCompletion.course_id == course_id
-        )
-    )
-
-
-def completion_by_code(code: str) -> tuple[CourseCompletion, str] | None:
-    """A completion and the learner's display name, from a certificate's verification code."""
-    completion = db.session.scalar(select(CourseCompletion).where(CourseCompletion.code == code))
-    if completion is None or not completion.learner.startswith("u:"):
-        return None
-    user = db.session.get(User, int(completion.learner[2:]))
-    return (completion, user.display_name) if user else None
-
-
-def course_completed_at(learner: str | None, course_id: str) -> datetime | None:
-    """When the learner completed the course, if they have."""
-    if learner is None:
-        return None
-    return db.session.scalar(
-        select(CourseCompletion.completed_at).where(
-            CourseCompletion.learner == learner, CourseCompletion.course_id == course_id
-        )
-    )
-
-
-@writes
-def delete_learner_data(learner: str) -> None:
-    """Remove every statement, summary and completion of a learner."""
-    db.session.execute(delete(Statement).where(Statement.learner == learner))
-    db.session.execute(delete(ModuleProgress).where(ModuleProgress.learner == learner))
-    db.session.execute(delete(CourseCompletion).where(CourseCompletion.learner == learner))
-    db.session.execute(delete(CourseProgress).where(CourseProgress.learner == learner))
-    db.session.flush()
-
-
-def export_summaries(learner: str) -> list[dict[str, Any]]:
-    """The learner's per-module summaries and course completions, JSON-ready."""
-    rows = db.session.scalars(
-        select(ModuleProgress)
-        .where(ModuleProgress.learner == learner)
-        .order_by(ModuleProgress.course_id, ModuleProgress.module_id)
-    )
-    out: list[dict[str, Any]] = [
-        {
-            "course": row.course_id,
-            "module": row.module_id,
-            "sections_read": list(row.sections_read or []),
-            "audio_seconds_listened": dict(row.audio_listened or {}),
-            "best_score": row.best_score,
-            "quiz_passed": row.quiz_passed,
-            "pdf_downloads": row.pdf_downloads,
-            "completed_at": row.completed_at.isoformat() if row.completed_at else None,
-            "last_activity": row.last_activity.isoformat() if row.last_activity else None,
-        }
-        for row in rows
-    ]
-    completions = db.session.scalars(
-        select(CourseCompletion).where(CourseCompletion.learner == learner)
-    )
-    out += [
-        {"course": c.course_id, "course_completed_at": c.completed_at.isoformat()}
-        for c in completions
-    ]
-    return out

@@ -1,0 +1,111 @@
+"""What a learner's progress looks like now: module statuses, the resume point, completions.
+
+Read-only queries over the summaries that `app.progress.statements` keeps, measured against
+the course's current content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.accounts.models import User
+from app.content.model import Course
+from app.extensions import db
+from app.progress.identity import account_id
+from app.progress.models import CourseCompletion, ModuleProgress
+
+
+@dataclass(frozen=True)
+class ModuleStatus:
+    """A learner's progress in one module, measured against its current content."""
+
+    module_id: str
+    read: frozenset[str]
+    total: int
+    best_score: float | None
+    quiz_passed: bool
+    completed_at: datetime | None
+    last_section: str | None
+    last_audio_section: str | None
+    last_audio_position: float | None
+    last_activity: datetime | None
+
+    @property
+    def read_count(self) -> int:
+        """Sections read that still exist (removed sections stop counting)."""
+        return len(self.read)
+
+    @property
+    def percent(self) -> int:
+        """Share of the module done, for progress bars."""
+        if self.completed_at:
+            return 100
+        return round(100 * self.read_count / self.total) if self.total else 0
+
+
+def module_statuses(learner: str | None, course: Course, language: str) -> dict[str, ModuleStatus]:
+    """Progress of a learner in every visible module of a course (missing = not started)."""
+    if learner is None:
+        return {}
+    rows = db.session.scalars(
+        select(ModuleProgress).where(
+            ModuleProgress.learner == learner, ModuleProgress.course_id == course.id
+        )
+    )
+    statuses: dict[str, ModuleStatus] = {}
+    for row in rows:
+        found = course.module(row.module_id, language)
+        if found is None:
+            continue
+        current = {s.id for s in found[0].reading_sections}
+        statuses[row.module_id] = ModuleStatus(
+            module_id=row.module_id,
+            read=frozenset(s for s in row.sections_read or [] if s in current),
+            total=len(current),
+            best_score=row.best_score,
+            quiz_passed=row.quiz_passed,
+            completed_at=row.completed_at,
+            last_section=row.last_section,
+            last_audio_section=row.last_audio_section,
+            last_audio_position=row.last_audio_position,
+            last_activity=row.last_activity,
+        )
+    return statuses
+
+
+def resume_point(statuses: dict[str, ModuleStatus]) -> ModuleStatus | None:
+    """The module the learner touched last, to continue where they left off."""
+    touched = [s for s in statuses.values() if s.last_activity is not None]
+    return max(touched, key=lambda s: s.last_activity) if touched else None  # type: ignore[arg-type, return-value]
+
+
+def course_completion(learner: str, course_id: str) -> CourseCompletion | None:
+    """The learner's completion record of a course, with its certificate code."""
+    return db.session.scalar(
+        select(CourseCompletion).where(
+            CourseCompletion.learner == learner, CourseCompletion.course_id == course_id
+        )
+    )
+
+
+def completion_by_code(code: str) -> tuple[CourseCompletion, str] | None:
+    """A completion and the learner's display name, from a certificate's verification code."""
+    completion = db.session.scalar(select(CourseCompletion).where(CourseCompletion.code == code))
+    if completion is None or (user_id := account_id(completion.learner)) is None:
+        return None  # no such code, or a guest's completion (guests get no certificate)
+    user = db.session.get(User, user_id)
+    return (completion, user.display_name) if user else None
+
+
+def course_completed_at(learner: str | None, course_id: str) -> datetime | None:
+    """When the learner completed the course, if they have."""
+    if learner is None:
+        return None
+    return db.session.scalar(
+        select(CourseCompletion.completed_at).where(
+            CourseCompletion.learner == learner, CourseCompletion.course_id == course_id
+        )
+    )
