@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import assets
-from app.config import load_config
+from app.config import ConfigError, load_config
 from app.content.catalog import EXTENSION_KEY as CONTENT_EXTENSION
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.logs import configure_logging
@@ -81,6 +81,12 @@ def register_extensions(app: Flask) -> None:
     app.jinja_env.globals["language_links"] = language_links
     login_manager.init_app(app)
     limiter.init_app(app)
+    from app.accounts import services as accounts
+
+    try:
+        accounts.set_password_hash(str(app.config["PASSWORD_HASH"]))
+    except ValueError as error:
+        raise ConfigError(f"ACADEMY_PASSWORD_HASH: {error}") from None
     from app import tasks
 
     tasks.init_app(app)

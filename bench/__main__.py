@@ -148,6 +148,13 @@ def _audio_build(label: str, media: Path, workers: int) -> float:
         f"{cpu.processes} process(es): {cpu.seconds / seconds:.2f} of {cores()} cores busy "
         "on average"
     )
+    for course in report.courses:
+        # Joining the module files (no synthesis): the course MP3's own cost.
+        print(
+            f"audio course file {course.where:<16} {label:<24} {course.status:<10} "
+            f"{course.seconds:6.2f} s wall, {course.size / 1_048_576:6.1f} MB, "
+            f"{course.duration / 3600:.2f} h, {course.modules} module(s)"
+        )
     return seconds
 
 
