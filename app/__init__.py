@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import load_config
+from app import assets
+from app.config import ConfigError, load_config
 from app.content.catalog import EXTENSION_KEY as CONTENT_EXTENSION
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.logs import configure_logging
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_errors(app)
     register_commands(app)
     register_security_headers(app)
+    assets.init_app(app)  # static URLs carry their content hash; hashed ones cached a year
     return app
 
 
@@ -79,6 +81,12 @@ def register_extensions(app: Flask) -> None:
     app.jinja_env.globals["language_links"] = language_links
     login_manager.init_app(app)
     limiter.init_app(app)
+    from app.accounts import services as accounts
+
+    try:
+        accounts.set_password_hash(str(app.config["PASSWORD_HASH"]))
+    except ValueError as error:
+        raise ConfigError(f"ACADEMY_PASSWORD_HASH: {error}") from None
     from app import tasks
 
     tasks.init_app(app)
@@ -185,6 +193,4 @@ def register_security_headers(app: Flask) -> None:
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "public, max-age=3600")
         return response

@@ -96,6 +96,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_URL": "",
     # The sender of those e-mails.
     "MAIL_FROM": "Omnichannel Academy <noreply@localhost>",
+    # How new passwords are hashed (werkzeug's method string): scrypt at werkzeug's cost. Lower
+    # costs make stored passwords cheaper to guess; the tests use one (every test signs people in).
+    "PASSWORD_HASH": "scrypt",
 }
 
 

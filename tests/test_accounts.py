@@ -11,8 +11,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.accounts.models import User
+from app.accounts.services import set_password_hash
+from app.config import DEFAULTS, ConfigError
 from app.extensions import db
-from tests.conftest import CONTENT, make_app
+from tests.conftest import CONTENT, TEST_PASSWORD_HASH, make_app
 from tests.helpers import PASSWORD, beacon, csrf_from, login, register
 
 pytestmark = pytest.mark.db
@@ -34,9 +36,43 @@ def test_register_hashes_the_password_and_signs_in(app: Flask) -> None:
     assert response.status_code == 302
     stored = user(app, "ada@example.org")
     assert stored is not None and stored.role == "learner"
-    assert stored.password_hash.startswith("scrypt:") and PASSWORD not in stored.password_hash
+    assert stored.password_hash.startswith(TEST_PASSWORD_HASH + "$")
+    assert PASSWORD not in stored.password_hash
     page = client.get("/en/me/").data.decode()
     assert "Sign out" in page and "Change password" in page
+
+
+def test_the_password_hash_setting_hashes_new_passwords_and_old_hashes_still_verify(
+    tmp_path: Path,
+) -> None:
+    assert DEFAULTS["PASSWORD_HASH"] == "scrypt"  # werkzeug's full cost unless a site lowers it
+    pbkdf2 = make_app(tmp_path, CONTENT, PASSWORD_HASH="pbkdf2:sha256:2000")
+    assert register(pbkdf2.test_client(), "ada@example.org").status_code == 302
+    stored = user(pbkdf2, "ada@example.org")
+    assert stored is not None and stored.password_hash.startswith("pbkdf2:sha256:2000$")
+    assert login(pbkdf2.test_client(), "ada@example.org").status_code == 302
+
+    # Another method for new passwords (as after a site changes the setting): the stored hash
+    # still verifies as it was made, a wrong password is still refused, a new one is hashed anew.
+    with pbkdf2.app_context():
+        set_password_hash("scrypt:2048:8:1")
+    client = pbkdf2.test_client()
+    assert "Wrong e-mail or password." in login(client, "ada@example.org", "wrong one!!").text
+    assert login(client, "ada@example.org").status_code == 302
+    token = csrf_from(client, "/en/me/password")
+    new = "a new passphrase"
+    changed = client.post(
+        "/en/me/password",
+        data={"csrf_token": token, "current": PASSWORD, "password": new, "confirm": new},
+    )
+    assert changed.status_code == 302, changed.text
+    stored = user(pbkdf2, "ada@example.org")
+    assert stored is not None and stored.password_hash.startswith("scrypt:2048:8:1$")
+    assert login(pbkdf2.test_client(), "ada@example.org", new).status_code == 302
+
+    for wrong in ("md5", "scrypt:lots", "pbkdf2:nohash:10", "plain"):
+        with pytest.raises(ConfigError, match="ACADEMY_PASSWORD_HASH"):
+            make_app(tmp_path / "b", CONTENT, migrate=False, PASSWORD_HASH=wrong)
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ def versioned(html: str, pattern: str) -> str:
     return found.group(0).replace("&amp;", "&")
 
 
+@pytest.mark.audio  # on the sampler's audio, synthesised by espeak-ng and encoded to MP3
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_section_and_module_captions_lie_inside_the_decoded_audio(
     sampler: tuple[Flask, str], lang: str
@@ -116,6 +117,7 @@ def test_section_and_module_captions_lie_inside_the_decoded_audio(
         assert [text for _s, _e, text in mine][0] == sentences[0]["display"]
 
 
+@pytest.mark.audio  # the transcript of the sampler's synthesised audio, timed from its files
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_transcript_is_the_narration_with_where_the_audio_is(
     sampler: tuple[Flask, str], lang: str
@@ -164,6 +166,8 @@ def test_transcript_of_a_module_without_audio_says_so(tmp_path: Path) -> None:
     assert "<audio" not in page and "La versione audio di questo modulo" in page
 
 
+@pytest.mark.audio
+@pytest.mark.pdf  # renders the module's PDF with WeasyPrint, beside its synthesised audio
 def test_pdf_says_where_the_audio_and_transcript_are(sampler: tuple[Flask, str]) -> None:
     app, _url = sampler
     response = app.test_client().get("/it/sampler/every-block.pdf")

@@ -48,12 +48,14 @@ LAYERS: dict[str, int] = {
     "app.pages": WEB,  # the page cache and its slots are request-bound helpers
     "app.content.slots": WEB,
     "app.logs": WEB,
+    "app.assets": WEB,  # hashed static URLs and their caching, per request
     "app.health": ENTRY,  # a view: /healthz
     "app": ENTRY,  # the factory
     "app.audio.build": ENTRY,
     "app.pdf.build": ENTRY,
     "app.pdf.certificate": ENTRY,
     "app.pdf.panel": ENTRY,  # the module page asks it for the PDF links (reads the builds)
+    "app.audio.course_panel": ENTRY,  # the course page's course MP3 (reads the queue's builds)
     "app.builds": ENTRY,  # queues rebuilds after an edit (a builder's entry point)
     "app.xapi.models": MODELS,
     "app.xapi.services": SERVICES,
@@ -180,6 +182,8 @@ def app_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("from app.content.views import bp\n", "app/pdf/views.py"),
         ("from app.progress.statements import record\n", "app/content/loader.py"),
         ("def f():\n    from app.pdf.build import build_pdfs\n", "app/content/markdown.py"),
+        ("from flask_babel import gettext\n", "app/content/plugins/eqf.py"),
+        ("from app.extensions import db\n", "app/content/frontmatter.py"),
     ],
 )
 def test_the_walker_catches_an_upward_import(source: str, expected: str, app_copy: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.content.markdown import MARKDOWN, render, render_learner_markdown, slugify
+from app.content.ids import slugify
+from app.content.markdown import MARKDOWN, render, render_learner_markdown
 
 GOLDEN = Path(__file__).parent / "golden" / "markdown"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.md"))

@@ -136,6 +136,7 @@ def test_content_checks_are_spaced_by_the_recheck_interval(tmp_path: Path) -> No
     assert "Rivisto" in client.get(PAGE).text
 
 
+@pytest.mark.pdf  # renders the module's PDF with WeasyPrint
 def test_a_built_pdf_shows_its_size_on_the_cached_page(mini) -> None:
     app, _ = mini
     client = app.test_client()

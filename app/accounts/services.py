@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import secrets
 from typing import Any
 
@@ -15,9 +17,42 @@ from app.progress import identity as progress
 from app.quizzes import services as quizzes
 from app.xapi import services as xapi
 
-# Checked against when the e-mail is unknown, so a wrong e-mail costs as much time as a
-# wrong password and does not reveal which addresses have accounts.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+#: How new passwords are hashed: werkzeug's default (scrypt) unless set_password_hash() chose
+#: other parameters. Stored hashes name their own method, so each is verified as it was made.
+_password_hash = {"method": "scrypt"}
+
+
+def set_password_hash(method: str) -> None:
+    """Hash new passwords with this werkzeug method (the PASSWORD_HASH setting), process-wide.
+
+    :raises ValueError: for anything but scrypt[:n[:r[:p]]] or pbkdf2[:hash[:iterations]].
+    """
+    name, *parameters = method.split(":")
+    if name == "scrypt":
+        valid = len(parameters) <= 3 and all(part.isdigit() for part in parameters)
+    elif name == "pbkdf2":
+        digest, iterations = (parameters + ["sha256", "1"])[:2]
+        valid = (
+            len(parameters) <= 2 and digest in hashlib.algorithms_available and iterations.isdigit()
+        )
+    else:
+        valid = False
+    if not valid:
+        raise ValueError(
+            f"unknown password hash {method!r}: scrypt[:n[:r[:p]]] or pbkdf2[:hash[:iterations]]"
+        )
+    _password_hash["method"] = method
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A hash checked against when the e-mail is unknown, made with the current method.
+
+    A wrong e-mail then costs as much time as a wrong password and does not reveal which
+    addresses have accounts. Made on the first such sign-in, not when the module is imported
+    (every server process and command would pay for one hash at start).
+    """
+    return generate_password_hash("not-a-real-password", method)
 
 
 class AccountError(ValueError):
@@ -38,8 +73,8 @@ def normalise_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    """Hash with werkzeug's current default (scrypt)."""
-    return generate_password_hash(password)
+    """Hash with the configured method (werkzeug's scrypt unless PASSWORD_HASH says otherwise)."""
+    return generate_password_hash(password, _password_hash["method"])
 
 
 @writes
@@ -69,7 +104,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The user with this e-mail and password, or None."""
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(_password_hash["method"]), password)
         return None
     if not check_password_hash(user.password_hash, password):
         return None

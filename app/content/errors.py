@@ -37,3 +37,16 @@ class ContentError(Exception):
     def in_file(self, path: str) -> list[Problem]:
         """Attach `path` to every problem."""
         return [Problem(path, line, message) for line, message in self.problems]
+
+
+class Collector:
+    """Problems for one file, with a helper to add them at a line."""
+
+    def __init__(self, path: str) -> None:
+        """Collect problems of the file shown as `path` (relative to the content root)."""
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def add(self, line: int, message: str) -> None:
+        """Record a problem at a 1-based line of the file."""
+        self.problems.append(Problem(self.path, line, message))

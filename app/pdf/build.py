@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from app.audio.transcript import module_audio_link, transcript_link
 from app.content.catalog import catalogue_of
-from app.content.markdown import VALID_ID, slugify
+from app.content.ids import VALID_ID, slugify
 from app.content.model import Course, Module
 from app.files import write_atomic
 from app.i18n import LANGUAGE_NAMES

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from app.audio.artefacts import module_audio
 from app.audio.narration import INTRO_ID
 from app.audio.store import Store
-from app.content.markdown import VALID_ID, slugify
+from app.content.ids import VALID_ID, slugify
 from app.content.model import Course, Module
 from app.content.questions import Question, QuestionType
 from app.i18n import format_duration
