@@ -6,6 +6,9 @@ Both queue, per changed module version (course, language, module):
 
 - `rebuild_audio`: the sections whose narration changed (artefacts are named by content hash, so
   untouched sections are reused), then the whole-module MP3 and the manifest the player reads;
+- `rebuild_course_audio`: the course MP3 of each language that plays this module version (its
+  own, and those that fall back to it), joined from the module MP3s once no module audio job
+  of the course is waiting or running (it waits for them, with any number of workers);
 - `rebuild_pdf`: the module's PDF and the course's PDF in that language.
 
 While a job waits or runs, learners get the previous audio and PDF, marked as being updated.
@@ -23,6 +26,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from app import tasks
+from app.audio.store import Store
 from app.content.catalog import catalogue_of, content_stamp
 from app.content.model import Catalogue, Course
 
@@ -37,6 +41,11 @@ class EngineUnavailable(Exception):
 def audio_key(course_id: str, lang: str, module_id: str) -> str:
     """The lease/coalescing key of a module's audio."""
     return f"audio:{course_id}/{lang}/{module_id}"
+
+
+def course_audio_key(course_id: str, lang: str) -> str:
+    """The lease/coalescing key of a course's whole-course MP3 in one language."""
+    return f"course-audio:{course_id}/{lang}"
 
 
 def pdf_key(course_id: str, lang: str, module_id: str = "") -> str:
@@ -65,9 +74,17 @@ def rebuild_audio(course_id: str, lang: str, module_id: str) -> None:
     module = entry.versions.get(lang) if entry else None
     if course is None or module is None:
         return  # removed or hidden (errors) since the job was queued: nothing to build
+    store = Store(app.config["MEDIA_DIR"])
+    before = (store.read_manifest(course_id, lang, module_id).get("whole") or {}).get("key")
     build = build_module_audio(
         app, course, module, prefer_first=tasks.retries_left() > 0, progress=tasks.report_progress
     )
+    after = (store.read_manifest(course_id, lang, module_id).get("whole") or {}).get("key")
+    if after != before:
+        # A retry that got the first engine's voice, after the course file was joined from
+        # the fallback one: join it again (a no-op while a course job is already waiting).
+        for course_lang in course_languages(course, module_id, lang):
+            rebuild_course_audio.enqueue(course_id, course_lang)
     failed = build.report.failed
     if failed:
         raise RuntimeError("; ".join(f"{s.section}: {s.reason}" for s in failed))
@@ -113,10 +130,51 @@ def rebuild_pdf(course_id: str, lang: str, module_id: str = "") -> None:
         build_artefact(job)
 
 
+@tasks.task(
+    retries=1,
+    retry_delay=5.0,
+    lock=course_audio_key,
+    # Joined from the module files: wait while any module audio job of the course is due
+    # (every language: a course file plays the default-language module where one is missing).
+    after=lambda course_id, lang: [f"audio:{course_id}/"],
+    label=lambda course_id, lang: f"course audio {course_id}/{lang}",
+)
+def rebuild_course_audio(course_id: str, lang: str) -> None:
+    """Join a course's module MP3s (visible modules, course order) into the course MP3."""
+    from app.audio.build import build_course_file
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    course = _catalogue(app).course(course_id)
+    if course is None or not course.visible or lang not in course.languages:
+        return
+    tasks.report_progress(0, 1)
+    outcome = build_course_file(Store(app.config["MEDIA_DIR"]), course, lang)
+    if outcome.status == "incomplete":
+        # The previous course file stays served (marked as being updated); the studio shows
+        # why. The module's own job rebuilds this one once the module has audio again.
+        raise RuntimeError(outcome.reason)
+
+
+def course_languages(course: Course, module_id: str, lang: str) -> list[str]:
+    """The languages whose course file plays `module_id` in `lang` (its own, and fallbacks)."""
+    out = []
+    for course_lang in course.languages:
+        found = course.module(module_id, course_lang)
+        if found is not None and found[0].language == lang:
+            out.append(course_lang)
+    return out or [lang]
+
+
 def queue_rebuild(course_id: str, lang: str, module_id: str) -> list[str]:
-    """Queue everything a change to one module version affects; return the new job ids."""
+    """Queue everything a change to one module version affects; return the new job ids.
+
+    The course MP3 is queued right after the module's audio (and waits for it when run).
+    """
+    course = catalogue_of(current_app).course(course_id)
+    languages = course_languages(course, module_id, lang) if course else [lang]
     jobs = [
         rebuild_audio.enqueue(course_id, lang, module_id),
+        *(rebuild_course_audio.enqueue(course_id, course_lang) for course_lang in languages),
         rebuild_pdf.enqueue(course_id, lang, module_id),
         rebuild_pdf.enqueue(course_id, lang, ""),
     ]

@@ -33,7 +33,10 @@ Guarantees, beyond Huey's own retries with back-off:
 - jobs survive a restart: queued and scheduled jobs live in the storage; a job that was running
   when its worker died is recorded as in flight and put back in the queue once its lease lapses;
 - enqueueing a job whose artefact already has one waiting is a no-op (the waiting one will
-  read the newest content when it runs).
+  read the newest content when it runs);
+- a task declared with `after` (lock-key prefixes of what it is made from) waits, without
+  spending a retry, while a job for any such artefact is queued or running: a course file is
+  joined only once the module files it is made of are rebuilt, with any number of workers.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class TaskSpec:
     backoff: float
     lock: Callable[..., str] | None
     label: Callable[..., str] | None
+    after: Callable[..., list[str]] | None = None
 
     def lock_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         """The artefact this job works on ('' when the task declared none)."""
@@ -117,6 +121,7 @@ def task(
     backoff: float = 2.0,
     lock: Callable[..., str] | None = None,
     label: Callable[..., str] | None = None,
+    after: Callable[..., list[str]] | None = None,
 ) -> Callable[[Callable[..., Any]], TaskSpec]:
     """Declare a queued task.
 
@@ -125,11 +130,13 @@ def task(
     :param lock: maps the task's arguments to an artefact key; two jobs with the same key never
         run at once, and a second one is not queued while one is waiting.
     :param label: maps the arguments to the text the studio shows for the job.
+    :param after: maps the arguments to lock-key prefixes; the job waits while a job whose
+        lock key starts with one of them is queued, waiting or running.
     """
 
     def decorate(func: Callable[..., Any]) -> TaskSpec:
         name = f"{func.__module__}.{func.__qualname__}"
-        spec = TaskSpec(name, func, retries, retry_delay, backoff, lock, label)
+        spec = TaskSpec(name, func, retries, retry_delay, backoff, lock, label, after)
         _SPECS[name] = spec
         return spec
 
@@ -386,6 +393,18 @@ class Queue:
         job = self.job(waiting["id"]) if waiting else None
         return job is not None and job.state in ("queued", "waiting", "running", "retrying")
 
+    def busy_prefix(self, prefix: str) -> str:
+        """The lock key of a job under `prefix` that is waiting or running, or '' if none."""
+        now = time.time()
+        for key, held in self._items(_LEASE + prefix).items():
+            if float(held.get("until", 0)) > now:
+                return key.removeprefix(_LEASE)
+        for key, waiting in self._items(_WAITING + prefix).items():
+            job = self.job(str(waiting.get("id", "")))
+            if job is not None and job.state in ("queued", "waiting", "running"):
+                return key.removeprefix(_WAITING)
+        return ""
+
     def _running_now(self, run: str) -> bool:
         with self._running_lock:
             return run in self._running
@@ -446,6 +465,11 @@ class Queue:
         job_id = task.id
         run = f"{job_id}:{uuid.uuid4().hex[:12]}"
         key = spec.lock_key(args, kwargs) or f"job:{job_id}"
+        for prefix in spec.after(*args, **kwargs) if spec.after else []:
+            before = self.busy_prefix(prefix)
+            if before:
+                self.update_job(job_id, state="waiting", note=f"waiting for {before}")
+                raise RetryTask(delay=min(self.lease_seconds / 4, 1.0))
         if not self.acquire(key, run):
             self.update_job(job_id, state="waiting", note=f"waiting for {key}")
             # Not a failure: wait for the other job without spending a retry.

@@ -122,6 +122,13 @@ def bench_audio() -> None:
                 f"{len(report.failed)} failed, {report.modules_built} module file(s) built; "
                 f"{audio / 3600:.2f} h of speech"
             )
+            for course in report.courses:
+                # Joining the module files (no synthesis): the course MP3's own cost.
+                print(
+                    f"audio course file {course.where:<16} {label:<13} {course.status:<10} "
+                    f"{course.seconds:6.2f} s wall, {course.size / 1_048_576:6.1f} MB, "
+                    f"{course.duration / 3600:.2f} h, {course.modules} module(s)"
+                )
             print(
                 f"audio whole course, {label:<13} {cpu.seconds:7.1f} s CPU in "
                 f"{cpu.processes} worker process(es): {cpu.seconds / seconds:.2f} of "

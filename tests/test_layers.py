@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
     "app.pdf.build": ENTRY,
     "app.pdf.certificate": ENTRY,
     "app.pdf.panel": ENTRY,  # the module page asks it for the PDF links (reads the builds)
+    "app.audio.course_panel": ENTRY,  # the course page's course MP3 (reads the queue's builds)
     "app.builds": ENTRY,  # queues rebuilds after an edit (a builder's entry point)
     "app.xapi.models": MODELS,
     "app.xapi.services": SERVICES,

@@ -19,7 +19,9 @@ QUOTE_PLUGIN = '''\
 
 from html import escape
 
-from app.content.plugins import Plugin, add_block, line_of, report
+from mdit_py_plugins.container import container_plugin
+
+from app.content.plugins import Plugin, line_of, report
 
 
 def _render(self, tokens, idx, options, env):
@@ -37,7 +39,7 @@ def _authors(state):
 
 
 def install(md):
-    add_block(md, "quote", render=_render)
+    container_plugin(md, "quote", render=_render)
     md.core.ruler.push("quote_authors", _authors)
 
 

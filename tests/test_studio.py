@@ -155,7 +155,12 @@ def test_publishing_writes_the_file_records_a_revision_and_queues_the_rebuild(ap
     history = client.get(HISTORY).get_data(as_text=True)
     assert "Clearer quiz intro" in history and "Tina" in history
     labels = {job.label for job in tasks.queue_for(app).jobs()}
-    assert labels == {"audio mini/en/first", "PDF mini/en/first", "PDF mini/en (course)"}
+    assert labels == {
+        "audio mini/en/first",
+        "course audio mini/en",
+        "PDF mini/en/first",
+        "PDF mini/en (course)",
+    }
 
 
 def test_errors_refuse_publishing_but_a_draft_is_kept_and_learners_never_see_it(

@@ -208,7 +208,8 @@ def test_recovery_never_reruns_a_job_that_ended_after_its_snapshot(
     gates.GATES["r"] = threading.Event()
     with tasks.running_worker(app), app.app_context():
         job_id = gated.enqueue(str(log), "r")
-        wait_for(lambda: queue.in_flight() == 1 and "start r" in log.read_text())
+        # The in-flight record is written just before the task starts and logs.
+        wait_for(lambda: queue.in_flight() == 1 and log.exists() and "start r" in log.read_text())
         real = queue.lease_holder
 
         def run_ends_first(key: str) -> str:

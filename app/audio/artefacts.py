@@ -126,3 +126,77 @@ def audio_panel(course: Course, module: Module) -> Panel:
     """The module page's player panel: the audio, stamped by its manifests' folder."""
     index = current_app.config["MEDIA_DIR"] / "audio" / "index" / course.id / module.language
     return Panel(stamp=folder_stamp(index), load=lambda: module_audio(course, module))
+
+
+# --- the whole course ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseModuleMark:
+    """Where one module starts in the course file."""
+
+    id: str
+    title: str
+    start: float  # seconds
+
+
+@dataclass(frozen=True)
+class CourseAudio:
+    """A course's whole-course MP3 in one language, as its page and its route see it."""
+
+    key: str = ""  # empty before the first course file was made
+    duration: float = 0.0
+    size: int = 0  # bytes
+    captions: bool = False  # its WebVTT exists
+    stale: bool = False  # made before the last edit: served until the rebuild replaces it
+    modules: tuple[CourseModuleMark, ...] = ()
+
+    @property
+    def available(self) -> bool:
+        """Whether there is a course file to play."""
+        return bool(self.key)
+
+
+def course_audio(course: Course, lang: str) -> CourseAudio:
+    """The course file for `lang`, marked stale when it no longer matches the modules' audio.
+
+    After an edit the course manifest still names the file joined from the earlier module
+    files until the queue's rebuild replaces it: learners keep getting it, never a 404.
+    """
+    artefacts = store()
+    manifest = artefacts.read_course_manifest(course.id, lang)
+    whole = manifest.get("whole") or {}
+    key = str(whole.get("key") or "")
+    try:
+        present = bool(key) and artefacts.course_path(key).is_file()
+    except ValueError:
+        present = False
+    if not present:
+        return CourseAudio()
+    recorded = [m for m in manifest.get("modules", []) if isinstance(m, dict)]
+    current = []
+    stale = bool(whole.get("stale"))
+    for entry in course.visible:
+        found = course.module(entry.id, lang)
+        if found is None:
+            continue
+        module = found[0]
+        current.append((module.id, module.language))
+        module_manifest = artefacts.read_manifest(course.id, module.language, module.id)
+        module_key = (module_manifest.get("whole") or {}).get("key")
+        mark = next((m for m in recorded if m.get("id") == module.id), None)
+        if mark is None or mark.get("key") != module_key or module_audio(course, module).updating:
+            stale = True
+    if current != [(m.get("id"), m.get("language")) for m in recorded]:
+        stale = True  # a module added, removed, hidden or moved since the file was made
+    return CourseAudio(
+        key=key,
+        duration=float(whole.get("duration") or 0.0),
+        size=int(whole.get("size") or artefacts.course_path(key).stat().st_size),
+        captions=artefacts.course_path(key, ".vtt").is_file(),
+        stale=stale,
+        modules=tuple(
+            CourseModuleMark(str(m.get("id")), str(m.get("title")), float(m.get("start") or 0))
+            for m in recorded
+        ),
+    )

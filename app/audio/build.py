@@ -6,6 +6,8 @@ by the hash of what would make it, and sends only the missing ones to a process 
 worker tries the configured engines in order for a chapter, sentence by sentence, and writes
 the chapter's MP3, its sentence timings (JSON) and its WebVTT captions. Then each module whose
 chapters all exist gets a whole-module MP3 with ID3 chapters, and a manifest that the views read.
+Last, each course and language whose visible modules all have a current whole-module file gets
+a whole-course MP3 (the modules in course order, chapters per module and section) and captions.
 """
 
 from __future__ import annotations
@@ -57,6 +59,24 @@ def module_key(chapter_keys: Sequence[str], tags: dict[str, Any]) -> str:
     payload = [ARTEFACT_VERSION, list(chapter_keys), tags]
     raw = json.dumps(payload, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def course_key(module_keys: Sequence[str], tags: dict[str, Any]) -> str:
+    """A whole-course file's key: its modules' keys, in order, and its tags and chapters."""
+    payload = [ARTEFACT_VERSION, "course", list(module_keys), tags]
+    raw = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def module_tags(course: Course, module: Module, chapters: Sequence[Chapter]) -> dict[str, Any]:
+    """What a whole-module file is tagged with (part of its key)."""
+    album = course.text(course.title, module.language)
+    return {
+        "title": module.title,
+        "album": album,
+        "artist": PLATFORM,
+        "chapters": [[c.id, c.title] for c in chapters],
+    }
 
 
 # --- one chapter, in a worker ---------------------------------------------------------------
@@ -261,6 +281,36 @@ class SectionOutcome:
 
 
 @dataclass
+class CourseOutcome:
+    """What happened to one course file (a course in one language) in a build."""
+
+    course: str
+    language: str
+    status: str  # "built", "reused" or "incomplete" (some module had no current audio)
+    reason: str = ""  # why it is incomplete: which module, and why
+    modules: int = 0
+    duration: float = 0.0  # seconds of audio
+    size: int = 0  # bytes of the MP3
+    seconds: float = 0.0  # wall time spent on it
+    kept_previous: bool = False  # an incomplete build left the previous file in place
+
+    @property
+    def where(self) -> str:
+        """course/language."""
+        return f"{self.course}/{self.language}"
+
+    def line(self) -> str:
+        """`Course file mini/en: built, 2 modules, 1:05, 0.4 MB, 0.1 s`, or why it was not."""
+        if self.status == "incomplete":
+            return f"Course file {self.where}: not built: {self.reason}"
+        minutes, secs = divmod(int(self.duration + 0.5), 60)
+        return (
+            f"Course file {self.where}: {self.status}, {self.modules} module(s), "
+            f"{minutes}:{secs:02d}, {self.size / 1_048_576:.1f} MB, {self.seconds:.2f} s"
+        )
+
+
+@dataclass
 class BuildReport:
     """The summary of a build: built, reused, failed (with reasons), engine per section."""
 
@@ -268,6 +318,7 @@ class BuildReport:
     modules_built: int = 0
     modules_reused: int = 0
     modules_incomplete: list[str] = field(default_factory=list)
+    courses: list[CourseOutcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # configuration errors
     seconds: float = 0.0
 
@@ -291,8 +342,13 @@ class BuildReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed."""
-        return not self.failed and not self.errors
+        """True when nothing failed (a course file left out because a module failed counts)."""
+        return not self.failed and not self.errors and not self.courses_incomplete
+
+    @property
+    def courses_incomplete(self) -> list[CourseOutcome]:
+        """Course files not made because some module had no current audio."""
+        return [c for c in self.courses if c.status == "incomplete"]
 
     def engines(self) -> Counter[str]:
         """How many chapters each engine made (built or reused)."""
@@ -305,6 +361,8 @@ class BuildReport:
             f"Audio: {len(self.built)} section(s) built, {len(self.reused)} reused, "
             f"{len(self.failed)} failed" + (f" ({engines})" if engines else "") + "; "
             f"{self.modules_built} module file(s) built, {self.modules_reused} reused; "
+            f"{sum(c.status == 'built' for c in self.courses)} course file(s) built, "
+            f"{sum(c.status == 'reused' for c in self.courses)} reused; "
             f"{self.seconds:.1f} s."
         ]
         fallbacks = Counter(s.reason for s in self.built if s.reason)
@@ -314,6 +372,9 @@ class BuildReport:
             lines.append(f"  FAILED {outcome.where}: {outcome.reason}")
         for where in self.modules_incomplete:
             lines.append(f"  no whole-module file for {where}: some sections have no audio")
+        for course in self.courses_incomplete:
+            kept = " (the previous one is served meanwhile)" if course.kept_previous else ""
+            lines.append(f"  no course file for {course.where}{kept}: {course.reason}")
         lines.extend(f"  ERROR {error}" for error in self.errors)
         return lines
 
@@ -420,6 +481,13 @@ def build_audio(
     for plan in planned:
         report.sections.extend(plan.outcomes)
         _finish_module(plan, store, report)
+    for course in catalogue.courses.values():
+        if not course.visible:
+            continue
+        for language in course.languages:
+            course_outcome = build_course_file(store, course, language)
+            report.courses.append(course_outcome)
+            echo(course_outcome.line())
     return _finish(report, started, echo)
 
 
@@ -509,7 +577,7 @@ def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
     if all(plan.keys):
         tags = {"title": module.title, "album": album, "artist": PLATFORM}
         marks = [(c.id, c.title) for c in plan.chapters]
-        key = module_key(plan.keys, {**tags, "chapters": marks})
+        key = module_key(plan.keys, module_tags(course, module, plan.chapters))
         path = store.module_path(key)
         if path.is_file():
             report.modules_reused += 1
@@ -628,3 +696,180 @@ def build_module_audio(
     _finish_module(plan, store, report)
     report.seconds = time.monotonic() - started
     return outcome
+
+
+# --- one course and language: the modules' files joined -----------------------------------------
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A module as it goes into a course file: its current whole-module key and chapters."""
+
+    module: Module
+    key: str
+    chapter_keys: tuple[str, ...]
+    chapters: tuple[Chapter, ...]
+
+
+def current_module_file(store: Store, course: Course, module: Module) -> _Member | str:
+    """The module's whole-module file if it matches the module's current text, else why not."""
+    manifest = store.read_manifest(course.id, module.language, module.id)
+    built = {c.get("id"): c for c in manifest.get("chapters", []) if isinstance(c, dict)}
+    chapters = module_chapters(course, module)
+    keys: list[str] = []
+    for chapter in chapters:
+        entry = built.get(chapter.id) or {}
+        key = str(entry.get("key") or "")
+        try:
+            present = bool(key) and store.has_section(key)
+        except ValueError:
+            present = False
+        if not present or entry.get("digest") != chapter.digest:
+            why = str(entry.get("error") or "") or "no audio for its current text yet"
+            return f"section '{chapter.id}': {why}"
+        keys.append(key)
+    expected = module_key(keys, module_tags(course, module, chapters))
+    whole = manifest.get("whole") or {}
+    if whole.get("key") != expected or not store.module_path(expected).is_file():
+        return "no whole-module file for its current text yet"
+    return _Member(module, expected, tuple(keys), chapters)
+
+
+def build_course_file(store: Store, course: Course, language: str) -> CourseOutcome:
+    """Join a course's module files (visible modules, course order) into one tagged MP3.
+
+    A module without a translation in `language` goes in in the default language, as the
+    course page and the course PDF show it. The file is made only when every visible module
+    has a current whole-module file: a module whose audio failed or is still being made
+    leaves the previous course file in place (the views mark it as being updated) and the
+    outcome says which module and why, instead of a course file with a module missing.
+    """
+    started = time.monotonic()
+    outcome = CourseOutcome(course.id, language, "incomplete")
+    members: list[_Member] = []
+    problems: list[str] = []
+    for entry in course.visible:
+        found = course.module(entry.id, language)
+        if found is None:
+            continue
+        current = current_module_file(store, course, found[0])
+        if isinstance(current, str):
+            problems.append(f"module {entry.id} ({found[0].language}): {current}")
+        else:
+            members.append(current)
+    previous = store.read_course_manifest(course.id, language)
+    earlier: dict[str, Any] = previous.get("whole") or {}
+    if problems or not members:
+        outcome.reason = "; ".join(problems) or "no visible module"
+        outcome.kept_previous = bool(earlier and earlier.get("key"))
+        _write_course_manifest(
+            store,
+            previous,
+            {
+                **previous,
+                "course": course.id,
+                "language": language,
+                "whole": {**earlier, "stale": True} if outcome.kept_previous else None,
+                "error": outcome.reason,
+            },
+        )
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    title = course.text(course.title, language)
+    tags = {"title": title, "album": title, "artist": PLATFORM}
+    outline = [
+        [m.module.id, m.module.title, [[c.id, c.title] for c in m.chapters]] for m in members
+    ]
+    key = course_key([m.key for m in members], {**tags, "modules": outline})
+    path = store.course_path(key)
+    modules: list[dict[str, Any]] = []
+    section_keys = [k for m in members for k in m.chapter_keys]
+    if path.is_file():
+        outcome.status = "reused"
+        if earlier and earlier.get("key") == key:
+            modules = list(previous.get("modules") or [])
+            duration = float(earlier.get("duration") or 0.0)
+        else:
+            duration = mp3.duration(path.read_bytes())
+    else:
+        parts: list[bytes] = []
+        marks: list[mp3.ChapterMark] = []
+        groups: list[mp3.ChapterGroup] = []
+        position = 0.0
+        for member in members:
+            module_start = position
+            ids: list[str] = []
+            for chapter, chapter_key_ in zip(member.chapters, member.chapter_keys, strict=True):
+                part = store.section_path(chapter_key_, ".mp3").read_bytes()
+                length = mp3.duration(part)
+                # The introduction's chapter is titled with the module's title: a player that
+                # lists chapters flat shows each module's name where the module starts.
+                mark_id = f"{member.module.id}/{chapter.id}"
+                marks.append(mp3.ChapterMark(mark_id, chapter.title, position, position + length))
+                ids.append(mark_id)
+                parts.append(part)
+                position += length
+            groups.append(mp3.ChapterGroup(member.module.id, member.module.title, tuple(ids)))
+            modules.append(
+                {
+                    "id": member.module.id,
+                    "language": member.module.language,
+                    "title": member.module.title,
+                    "key": member.key,
+                    "start": round(module_start, 3),
+                    "end": round(position, 3),
+                }
+            )
+        write_tagged(
+            path,
+            mp3.join(parts),
+            language=language,
+            chapters=marks,
+            groups=groups,
+            **tags,
+        )
+        duration = position
+        outcome.status = "built"
+    if not modules:  # reused under a manifest from an older build: recompute the outline
+        position = 0.0
+        for member in members:
+            length = sum(float(store.read_timings(k)["duration"]) for k in member.chapter_keys)
+            modules.append(
+                {
+                    "id": member.module.id,
+                    "language": member.module.language,
+                    "title": member.module.title,
+                    "key": member.key,
+                    "start": round(position, 3),
+                    "end": round(position + length, 3),
+                }
+            )
+            position += length
+    captions = store.course_path(key, ".vtt")
+    if not captions.is_file():
+        # The course file is its sections' frames one after the other, like a module file.
+        write_atomic(captions, vtt(module_sentences(store, section_keys)).encode("utf-8"))
+    outcome.modules = len(members)
+    outcome.duration = duration
+    outcome.size = path.stat().st_size
+    _write_course_manifest(
+        store,
+        previous,
+        {
+            "course": course.id,
+            "language": language,
+            "title": title,
+            "whole": {"key": key, "duration": round(duration, 3), "size": outcome.size},
+            "modules": modules,
+            "error": "",
+        },
+    )
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _write_course_manifest(store: Store, previous: dict[str, Any], data: dict[str, Any]) -> None:
+    """Replace the course manifest only when it changes: its folder's stamp keys cached pages."""
+    if data != previous:
+        store.write_course_manifest(data["course"], data["language"], data)

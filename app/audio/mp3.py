@@ -119,6 +119,15 @@ class ChapterMark:
     end: float
 
 
+@dataclass(frozen=True)
+class ChapterGroup:
+    """A level of the table of contents above chapters: a module inside a course file."""
+
+    id: str
+    title: str
+    chapter_ids: tuple[str, ...]
+
+
 def write_tags(
     path: Path,
     *,
@@ -128,8 +137,14 @@ def write_tags(
     language: str,
     track: str = "",
     chapters: Sequence[ChapterMark] = (),
+    groups: Sequence[ChapterGroup] = (),
 ) -> None:
-    """Write ID3v2.4 tags: title, album (course), artist (platform), chapters if any."""
+    """Write ID3v2.4 tags: title, album (course), artist (platform), chapters if any.
+
+    With `groups` the table of contents has two levels (ID3 chapter spec, section 3.2): the
+    top-level CTOC lists one CTOC per group, and each of those lists its chapters. Players
+    that read the CHAP frames alone still get every chapter, in order, without overlaps.
+    """
     from mutagen.id3 import CHAP, CTOC, ID3, TALB, TIT2, TLAN, TPE1, TRCK, CTOCFlags
 
     tags = ID3()
@@ -144,10 +159,19 @@ def write_tags(
             CTOC(
                 element_id="toc",
                 flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
-                child_element_ids=[c.id for c in chapters],
+                child_element_ids=[g.id for g in groups] or [c.id for c in chapters],
                 sub_frames=[TIT2(encoding=3, text=title)],
             )
         )
+        for group in groups:
+            tags.add(
+                CTOC(
+                    element_id=group.id,
+                    flags=CTOCFlags.ORDERED,
+                    child_element_ids=list(group.chapter_ids),
+                    sub_frames=[TIT2(encoding=3, text=group.title)],
+                )
+            )
         for chapter in chapters:
             tags.add(
                 CHAP(

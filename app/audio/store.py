@@ -4,7 +4,9 @@ Layout (all names made by us, never from a URL):
 
     audio/sections/<k[:2]>/<k>.mp3 | .json | .vtt   one chapter, k = hash of what made it
     audio/modules/<k[:2]>/<k>.mp3 | .vtt              a whole module with ID3 chapters, captions
+    audio/courses/<k[:2]>/<k>.mp3 | .vtt              a whole course, modules in order, captions
     audio/index/<course>/<language>/<module>.json     manifest: chapter id -> artefact key
+    audio/index/<course>/_course.<language>.json      the course file's manifest (module keys)
 
 Views look a chapter up by ids in the catalogue, then its key in the manifest, and only then
 build a path from that key (checked to be a hex digest).
@@ -41,6 +43,12 @@ class Store:
             raise ValueError(f"not an artefact key: {key!r}{suffix}")
         return self.root / "modules" / key[:2] / f"{key}{suffix}"
 
+    def course_path(self, key: str, suffix: str = ".mp3") -> Path:
+        """Path of a whole-course MP3 (or of its `.vtt` captions)."""
+        if not _KEY.match(key) or suffix not in (".mp3", ".vtt"):
+            raise ValueError(f"not an artefact key: {key!r}{suffix}")
+        return self.root / "courses" / key[:2] / f"{key}{suffix}"
+
     def has_section(self, key: str) -> bool:
         """Whether a chapter's three files are all there (timings are written last)."""
         return all(self.section_path(key, s).is_file() for s in (".mp3", ".vtt", ".json"))
@@ -70,3 +78,23 @@ class Store:
     def read_timings(self, key: str) -> dict[str, Any]:
         """A chapter's sentence timings (written by the build)."""
         return json.loads(self.section_path(key, ".json").read_text(encoding="utf-8"))
+
+    def course_manifest_path(self, course_id: str, language: str) -> Path:
+        """Path of a course file's manifest (a module id never starts with `_`)."""
+        for part in (course_id, language):
+            if not _ID.match(part):
+                raise ValueError(f"not an id: {part!r}")
+        return self.root / "index" / course_id / f"_course.{language}.json"
+
+    def read_course_manifest(self, course_id: str, language: str) -> dict[str, Any]:
+        """A course file's manifest, or an empty one before its first build."""
+        try:
+            path = self.course_manifest_path(course_id, language)
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def write_course_manifest(self, course_id: str, language: str, data: dict[str, Any]) -> None:
+        """Replace a course file's manifest atomically."""
+        path = self.course_manifest_path(course_id, language)
+        write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))

@@ -1,4 +1,4 @@
-"""Serve the built audio (MP3 per section and per module, WebVTT) and feed the player panel.
+"""Serve the built audio (MP3 per section, module and course, WebVTT) and feed the player panel.
 
 A URL's ids are looked up in the catalogue, then in the module's manifest; only the artefact
 key found there (a hex digest) becomes a path. Files are sent with Range support (206), an
@@ -13,7 +13,16 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.audio.artefacts import ChapterAudio, ModuleAudio, module_audio, narration, store
+from app.audio.artefacts import (
+    ChapterAudio,
+    CourseAudio,
+    ModuleAudio,
+    course_audio,
+    module_audio,
+    narration,
+    store,
+)
+from app.audio.course_panel import course_updating
 from app.audio.transcript import (
     TranscriptChapter,
     clock,
@@ -23,14 +32,14 @@ from app.audio.transcript import (
     transcript_link,
 )
 from app.content.model import Course, Module
-from app.web import module_or_404, send_artefact, site_base_url
+from app.web import course_or_404, module_or_404, send_artefact, site_base_url
 
 bp = Blueprint("audio", __name__)
 
 YEAR = 365 * 24 * 3600
 
 
-def _send(path: Path, mimetype: str, version: str, name: str) -> ResponseReturnValue:
+def _send(path: Path, mimetype: str, version: str, name: str) -> Response:
     """Send an artefact: ranges, ETag, and long caching only for a versioned URL."""
     if not path.is_file():
         abort(404)
@@ -102,6 +111,42 @@ def module_vtt(lang: str, course_id: str, module_id: str) -> ResponseReturnValue
     return _send(path, "text/vtt", version_of(audio.whole_key), f"{module.id}.vtt")
 
 
+def _course_audio_or_404(lang: str, course_id: str) -> tuple[Course, CourseAudio]:
+    """A visible course's course file in `lang` (the previous one while it is rebuilt)."""
+    course = course_or_404(lang, course_id)
+    audio = course_audio(course, lang)
+    if not audio.available:
+        abort(404)
+    return course, audio
+
+
+def _course_file_name(course: Course, lang: str, suffix: str) -> str:
+    return f"{course.id}-{lang}{suffix}"
+
+
+@bp.get("/<lang:lang>/<course_id>.mp3")
+def course_mp3(lang: str, course_id: str) -> ResponseReturnValue:
+    """The whole course as one MP3: its visible modules in order, ID3 chapters per section."""
+    course, audio = _course_audio_or_404(lang, course_id)
+    path = store().course_path(audio.key)
+    response = _send(
+        path, "audio/mpeg", version_of(audio.key), _course_file_name(course, lang, ".mp3")
+    )
+    if course_updating(course, lang, audio):
+        response.headers["X-Academy-Updating"] = "1"
+    return response
+
+
+@bp.get("/<lang:lang>/<course_id>.vtt")
+def course_vtt(lang: str, course_id: str) -> ResponseReturnValue:
+    """The whole course's WebVTT captions, timed on the course MP3."""
+    course, audio = _course_audio_or_404(lang, course_id)
+    if not audio.captions:
+        abort(404)
+    path = store().course_path(audio.key, ".vtt")
+    return _send(path, "text/vtt", version_of(audio.key), _course_file_name(course, lang, ".vtt"))
+
+
 def _transcript(
     course: Course, module: Module, audio: ModuleAudio
 ) -> tuple[TranscriptChapter, ...]:
@@ -167,6 +212,13 @@ def audio_url(
     return url_for(
         endpoint, lang=lang, course_id=course.id, module_id=module.id, section_id=section, v=version
     )
+
+
+@bp.app_template_global("course_audio_url")
+def course_audio_url(kind: str, lang: str, course: Course, key: str) -> str:
+    """A versioned URL for the course's MP3 (`mp3`) or its captions (`vtt`)."""
+    endpoint = "audio.course_mp3" if kind == "mp3" else "audio.course_vtt"
+    return url_for(endpoint, lang=lang, course_id=course.id, v=version_of(key))
 
 
 @bp.app_template_global("audio_progress_url")

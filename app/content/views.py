@@ -9,6 +9,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.audio.artefacts import audio_panel
+from app.audio.course_panel import course_audio_panel
+from app.audio.transcript import clock
 from app.content import slots as _slots  # noqa: F401  (registers the pages' learner slots)
 from app.content.media import MEDIA_TYPES
 from app.pages import PageState, render_page
@@ -60,9 +62,11 @@ def course(lang: str, course_id: str) -> ResponseReturnValue:
         (content_version(), course.id, lang, eqf_level),
         PageState(statuses=statuses, resume=resume_point(statuses)),
         summaries_of=course.id,
+        panels={"course_audio": course_audio_panel(course, lang)},
         course=course,
         lang=lang,
         eqf_level=eqf_level,
+        clock=clock,
     )
 
 

@@ -40,12 +40,22 @@ class ModuleState:
         return [f.language for f in self.files if not f.exists]
 
 
+@dataclass(frozen=True)
+class CourseAudioState:
+    """The course MP3 of one language, for the studio's list."""
+
+    language: str
+    state: str  # "current", "outdated" or "missing"
+    reason: str = ""  # why the last build could not make it (a module without audio)
+
+
 @dataclass
 class CourseState:
     """A course and its modules."""
 
     course: Course
     modules: list[ModuleState]
+    course_audio: list[CourseAudioState] = field(default_factory=list)
 
 
 def _audio_state(course: Course, module: object) -> str:
@@ -57,6 +67,21 @@ def _audio_state(course: Course, module: object) -> str:
     if audio.updating or not all(c.available for c in audio.chapters) or not audio.whole_key:
         return "outdated"
     return "current"
+
+
+def _course_audio_states(course: Course, media_dir: Path) -> list[CourseAudioState]:
+    from app.audio.artefacts import course_audio
+    from app.audio.store import Store
+
+    if not course.visible:
+        return []
+    states = []
+    for lang in course.languages:
+        audio = course_audio(course, lang)
+        reason = str(Store(media_dir).read_course_manifest(course.id, lang).get("error") or "")
+        state = "missing" if not audio.available else "outdated" if audio.stale else "current"
+        states.append(CourseAudioState(lang, state, reason))
+    return states
 
 
 def _pdf_state(media_dir: Path, course: Course, module_id: str, lang: str, source: Path) -> str:
@@ -104,5 +129,5 @@ def course_states(root: Path, catalogue: Catalogue, media_dir: Path) -> list[Cou
             modules.append(
                 ModuleState(entry.id, entry.folder, entry.position, files, folder_problems)
             )
-        states.append(CourseState(course, modules))
+        states.append(CourseState(course, modules, _course_audio_states(course, Path(media_dir))))
     return states

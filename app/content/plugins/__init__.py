@@ -2,9 +2,11 @@
 
 A plugin module defines `PLUGIN = Plugin(install, blocks=...)`; `install_all` installs every
 plugin module it finds in this package, in the order of their names, so adding a file here is
-all it takes. A plugin reports a trainer's mistake in its own syntax while the text is parsed,
-with `report(state.env, line, message)`; the loader turns each into `path:line: message`.
-Lines are 0-based lines of the parsed text, as `token.map` gives them.
+all it takes. A `:::` block is a container (`mdit_py_plugins.container`): an unclosed one and
+an unknown name are reported for every block alike. A plugin reports a trainer's mistake in
+its own syntax while the text is parsed, with `report(state.env, line, message)`; the loader
+turns each into `path:line: message`. Lines are 0-based lines of the parsed text, as
+`token.map` gives them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
-from mdit_py_plugins.container import container_plugin
 
 #: The env key under which plugins collect (line, message) pairs.
 PROBLEMS = "problems"
@@ -49,37 +50,6 @@ def line_of(token: Token) -> int:
     return token.map[0] if token.map else 0
 
 
-Render = Callable[[Any, Sequence[Token], int, Any, Any], str]
-
-
-def add_block(
-    md: MarkdownIt,
-    name: str,
-    *,
-    render: Render,
-    validate: Callable[[str, str], bool] | None = None,
-) -> None:
-    """Add a `::: name ...` ... `:::` block that reports itself when it is never closed."""
-    container_plugin(md, name, validate=validate, render=render)
-    opening = f"container_{name}_open"
-
-    def closed(state: StateCore) -> None:
-        lines = state.src.split("\n")
-        for token in state.tokens:
-            if token.type != opening:
-                continue
-            # The block's map ends just before its closing fence; an unclosed one runs to the end.
-            closing = token.map[1] if token.map else len(lines)
-            if closing >= len(lines) or not lines[closing].strip().startswith(":::"):
-                report(
-                    state.env,
-                    line_of(token),
-                    f"'::: {token.info.strip()}' is never closed: add a line ':::'",
-                )
-
-    md.core.ruler.push(f"{name}_closed", closed)
-
-
 def discover() -> list[Plugin]:
     """Every plugin of this package, in the order of their module names."""
     found = sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.ispkg)
@@ -94,16 +64,24 @@ def _in_words(choices: Sequence[str]) -> str:
 
 
 def install_all(md: MarkdownIt, plugins: Sequence[Plugin] | None = None) -> None:
-    """Install our plugins, then the rule that reports a `:::` line no plugin opened."""
+    """Install our plugins, after the rule every `:::` block shares.
+
+    That rule reports a block never closed, and a `:::` line that opened no block (markdown-it
+    leaves it as the text of a paragraph), naming the blocks the plugins add.
+    """
     plugins = discover() if plugins is None else plugins
-    for plugin in plugins:
-        plugin.install(md)
     usage = _in_words([block for plugin in plugins for block in plugin.blocks])
 
-    def unknown_blocks(state: StateCore) -> None:
-        # A `:::` line that opened no block is left as the text of a paragraph.
+    def blocks(state: StateCore) -> None:
+        lines = state.src.split("\n")
         for token in state.tokens:
-            if token.type == "inline" and token.content.lstrip().startswith(":::"):
+            if token.type.startswith("container_") and token.type.endswith("_open"):
+                # The map ends just before the closing fence; an unclosed block runs to the end.
+                closing = token.map[1] if token.map else len(lines)
+                if closing >= len(lines) or not lines[closing].strip().startswith(":::"):
+                    message = f"'::: {token.info.strip()}' is never closed: add a line ':::'"
+                    report(state.env, line_of(token), message)
+            elif token.type == "inline" and token.content.lstrip().startswith(":::"):
                 name = token.content.strip().splitlines()[0].lstrip(":").strip().split(" ")[0]
                 if name:
                     message = f"unknown block '::: {name}' (use {usage})"
@@ -111,4 +89,7 @@ def install_all(md: MarkdownIt, plugins: Sequence[Plugin] | None = None) -> None
                     message = "':::' closes nothing: no block is open here"
                 report(state.env, line_of(token), message)
 
-    md.core.ruler.push("unknown_blocks", unknown_blocks)
+    # First, so a block's own checks come after "never closed" on the same line.
+    md.core.ruler.push("blocks", blocks)
+    for plugin in plugins:
+        plugin.install(md)

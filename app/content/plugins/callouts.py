@@ -8,9 +8,10 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
 
 from app.content import texts
-from app.content.plugins import Plugin, add_block
+from app.content.plugins import Plugin
 
 CALLOUT_KINDS = ("tip", "note", "example", "warning")
 
@@ -34,7 +35,7 @@ def _render_callout(self: Any, tokens: Sequence[Token], idx: int, options: Any, 
 def install(md: MarkdownIt) -> None:
     """Add one block per callout kind."""
     for kind in CALLOUT_KINDS:
-        add_block(md, kind, render=_render_callout)
+        container_plugin(md, kind, render=_render_callout)
 
 
 PLUGIN = Plugin(install, blocks=CALLOUT_KINDS)

@@ -15,9 +15,10 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
 
 from app.content import texts
-from app.content.plugins import Plugin, add_block, line_of, report
+from app.content.plugins import Plugin, line_of, report
 
 EQF_LEVELS = (3, 4, 5)
 _EQF_INFO = re.compile(r"^eqf\s+(\S+)(?:\s+(.*?))?\s*$")
@@ -70,7 +71,7 @@ def _check_levels(state: StateCore) -> None:
 
 def install(md: MarkdownIt) -> None:
     """Add the `::: eqf N` block and its level check."""
-    add_block(md, "eqf", validate=_validate_eqf, render=_render_eqf)
+    container_plugin(md, "eqf", validate=_validate_eqf, render=_render_eqf)
     md.core.ruler.push("eqf_levels", _check_levels)
 
 
