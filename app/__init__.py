@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import assets
 from app.config import ConfigError, load_config
 from app.content.catalog import EXTENSION_KEY as CONTENT_EXTENSION
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_errors(app)
     register_commands(app)
     register_security_headers(app)
+    assets.init_app(app)  # static URLs carry their content hash; hashed ones cached a year
     return app
 
 
@@ -191,6 +193,4 @@ def register_security_headers(app: Flask) -> None:
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "public, max-age=3600")
         return response

@@ -72,7 +72,7 @@ def bench_trainer() -> None:
 def bench_audio() -> None:
     """Audio: real-time factor of each engine that works here, and the whole-course build."""
     from app.audio import mp3
-    from app.audio.build import build_audio
+    from app.audio.build import cores
     from app.audio.engines import KNOWN_ENGINES, EngineError, create_engines
     from app.audio.narration import module_chapters
 
@@ -100,52 +100,79 @@ def bench_audio() -> None:
             f"({audio / (synthesis + encoding):.0f}x faster than real time, one core)"
         )
 
+    # The whole course, espeak-ng only (a bench must not depend on the network or Google's
+    # rate limits): a first build on every core and one with a single worker, each into an
+    # empty media folder, side by side; then a second build, which has nothing to synthesise.
+    n = cores()
+    walls: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        # espeak-ng only: a bench must not depend on the network or Google's rate limits.
-        app = create_app(
-            {
-                "TESTING": True,
-                "CONTENT_DIR": str(CONTENT),
-                "MEDIA_DIR": tmp,
-                "TTS_ENGINES": "espeak-ng",
-            }
+        for label, workers in ((f"first build, {n} workers", n), ("first build, 1 worker", 1)):
+            media = Path(tmp) / f"media-{workers}"
+            walls[workers] = _audio_build(label, media, workers)
+        _audio_build(f"second build, {n} workers", Path(tmp) / f"media-{n}", n)
+    load = os.getloadavg()[0]
+    print(
+        f"audio whole course: {n} workers build it {walls[1] / walls[n]:.2f}x as fast as "
+        f"1 worker ({walls[1]:.1f} s vs {walls[n]:.1f} s wall; ideal {n}.00x; "
+        f"machine load {load:.1f} on {os.cpu_count()} cores, other work shares them)"
+    )
+
+
+def _audio_build(label: str, media: Path, workers: int) -> float:
+    """One `flask content build`-style audio build of the real course; print it, return wall s."""
+    from app.audio.build import build_audio, cores
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "CONTENT_DIR": str(CONTENT),
+            "MEDIA_DIR": str(media),
+            "TTS_ENGINES": "espeak-ng",
+        }
+    )
+    start = time.perf_counter()
+    with BuildCpu() as cpu:
+        report = build_audio(
+            app, echo=lambda line: None, progress=lambda step: None, workers=workers
         )
-        for label in ("first build", "second build"):
-            start = time.perf_counter()
-            with DescendantCpu() as cpu:
-                report = build_audio(app, echo=lambda line: None, progress=lambda step: None)
-            seconds = time.perf_counter() - start
-            audio = sum(s.duration for s in report.sections)
-            print(
-                f"audio whole course, {label:<13} {seconds:7.1f} s wall: "
-                f"{len(report.built)} built, {len(report.reused)} reused, "
-                f"{len(report.failed)} failed, {report.modules_built} module file(s) built; "
-                f"{audio / 3600:.2f} h of speech"
-            )
-            for course in report.courses:
-                # Joining the module files (no synthesis): the course MP3's own cost.
-                print(
-                    f"audio course file {course.where:<16} {label:<13} {course.status:<10} "
-                    f"{course.seconds:6.2f} s wall, {course.size / 1_048_576:6.1f} MB, "
-                    f"{course.duration / 3600:.2f} h, {course.modules} module(s)"
-                )
-            print(
-                f"audio whole course, {label:<13} {cpu.seconds:7.1f} s CPU in "
-                f"{cpu.processes} worker process(es): {cpu.seconds / seconds:.2f} of "
-                f"{os.cpu_count()} cores busy on average"
-            )
+    seconds = time.perf_counter() - start
+    audio = sum(s.duration for s in report.sections)
+    print(
+        f"audio whole course, {label:<24} {seconds:7.1f} s wall: "
+        f"{len(report.built)} built, {len(report.reused)} reused, "
+        f"{len(report.failed)} failed, {report.modules_built} module file(s) built; "
+        f"{audio / 3600:.2f} h of speech"
+    )
+    print(
+        f"audio whole course, {label:<24} {cpu.seconds:7.1f} s CPU in "
+        f"{cpu.processes} process(es): {cpu.seconds / seconds:.2f} of {cores()} cores busy "
+        "on average"
+    )
+    for course in report.courses:
+        # Joining the module files (no synthesis): the course MP3's own cost.
+        print(
+            f"audio course file {course.where:<16} {label:<24} {course.status:<10} "
+            f"{course.seconds:6.2f} s wall, {course.size / 1_048_576:6.1f} MB, "
+            f"{course.duration / 3600:.2f} h, {course.modules} module(s)"
+        )
+    return seconds
 
 
-class DescendantCpu:
-    """CPU seconds used by this process's descendants (the build's worker pool) while open.
+class BuildCpu:
+    """CPU seconds of this process and its worker pool while open, their programs included.
 
     The pool's workers are children of multiprocessing's forkserver, so the OS's RUSAGE_CHILDREN
-    does not see them; /proc is sampled instead (the last sample of each worker counts).
+    does not see them: /proc is sampled for each descendant running this interpreter (the
+    forkserver and its workers; the last sample of each counts), a worker with the children it
+    reaped (espeak-ng), the forkserver without (it reaps the workers, counted already). This
+    process counts itself and its own reaped children by os.times().
     """
 
-    def __enter__(self) -> DescendantCpu:
-        self.seen: dict[int, float] = {}
-        self.base = {pid: cpu for pid, cpu in _descendants().items()}
+    def __enter__(self) -> BuildCpu:
+        self.seen: dict[int, tuple[float, float]] = {}
+        self.parents: set[int] = set()
+        self.base = _interpreters()
+        self.own = _own_cpu()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -153,39 +180,57 @@ class DescendantCpu:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.1):
-            for pid, cpu in _descendants().items():
-                self.seen[pid] = cpu - self.base.get(pid, 0.0)
+            for pid, (cpu, reaped, parent) in _interpreters().items():
+                base = self.base.get(pid, (0.0, 0.0, 0))
+                self.seen[pid] = (cpu - base[0], reaped - base[1])
+                self.parents.add(parent)
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.own = _own_cpu() - self.own
 
     @property
     def seconds(self) -> float:
-        """CPU seconds (user + system) of every descendant seen."""
-        return sum(self.seen.values())
+        """CPU seconds (user + system): this process, its pool, what they ran."""
+        return self.own + sum(
+            cpu + (0.0 if pid in self.parents else reaped)
+            for pid, (cpu, reaped) in self.seen.items()
+        )
 
     @property
     def processes(self) -> int:
-        """Descendants that used CPU."""
-        return sum(1 for cpu in self.seen.values() if cpu > 0.05)
+        """Processes of this interpreter that used CPU: this one and the busy workers."""
+        return 1 + sum(1 for cpu, reaped in self.seen.values() if cpu + reaped > 0.05)
 
 
-def _descendants() -> dict[int, float]:
-    """CPU seconds so far of each descendant process of this one (Linux /proc)."""
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _interpreters() -> dict[int, tuple[float, float, int]]:
+    """Each descendant running this program: its CPU seconds, its reaped children's, its parent."""
     ticks = os.sysconf("SC_CLK_TCK")
+    name = Path("/proc/self/comm").read_text().strip()
     parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
+    stats: dict[int, tuple[float, float, int]] = {}
+    same: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+        except (OSError, ValueError):
             continue
+        fields = tail.split()
         pid = int(entry.name)
         parents[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        own = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        reaped = (int(fields[13]) + int(fields[14])) / ticks  # cutime, cstime
+        stats[pid] = (own, reaped, parents[pid])
+        if head.split("(", 1)[-1] == name:
+            same.add(pid)
     mine, found = {os.getpid()}, True
     while found:
         found = False
@@ -194,7 +239,7 @@ def _descendants() -> dict[int, float]:
                 mine.add(pid)
                 found = True
     mine.discard(os.getpid())
-    return {pid: cpu[pid] for pid in mine}
+    return {pid: stats[pid] for pid in mine & same}
 
 
 def bench_pdf(repeat: int = 3) -> None:

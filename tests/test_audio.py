@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import socket
+import threading
+import time
 from pathlib import Path
 
 import miniaudio
@@ -449,3 +453,54 @@ def test_one_real_module_builds(tmp_path: Path) -> None:
     spoken = " ".join(s["text"] for t in timings for s in t["sentences"])
     assert "ci erre emme" in spoken and "CRM" not in spoken
     assert data["whole"]["duration"] > 60
+
+
+def _pool_workers() -> list[int]:
+    """This process's grandchildren: the build pool's workers (children of the forkserver)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[1])
+    children = {pid for pid, parent in parents.items() if parent == os.getpid()}
+    return [pid for pid, parent in parents.items() if parent in children]
+
+
+@pytest.mark.audio
+def test_a_worker_process_that_dies_fails_its_sections_not_the_build(tmp_path: Path) -> None:
+    """A pool worker killed mid-build: each section it left undone is reported, none lost."""
+    app = audio_app(tmp_path, TTS_ENGINES="espeak-ng")
+    killed: list[int] = []
+
+    def kill_the_first_worker() -> None:
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            for pid in _pool_workers():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_the_first_worker)
+    killer.start()
+    lines: list[str] = []
+    steps: list[tuple[int, int]] = []
+    report = build_audio(
+        app, echo=lines.append, progress=lambda s: steps.append((s.done, s.total)), workers=2
+    )
+    killer.join()
+    assert killed, "no pool worker seen"
+    assert not report.ok and report.failed
+    assert len(report.built) + len(report.failed) == 8
+    assert all("worker process died" in s.reason for s in report.failed)
+    assert any(line.startswith("  FAILED mini/") for line in lines)
+    # The progress bar still counts every section once, up to the total.
+    assert steps == [(n, 8) for n in range(1, 9)]
+
+    again = build_audio(app, echo=lambda line: None, workers=2)
+    assert again.ok and len(again.built) == len(report.failed)
+    assert len(again.reused) == len(report.built)
+    assert again.modules_built == 2

@@ -137,12 +137,20 @@ def _requests_in(log: Path, path: str) -> int:
 
 
 def test_nginx_sends_static_files_and_pdfs_after_the_app_checks_access(cluster) -> None:
-    """Static files never reach an app server; a PDF is checked by the app, sent by nginx."""
+    """Static files never reach an app server, hashed ones cached a year; PDFs: checked, sent."""
     learner = Learner(cluster.url)
     status, headers, body = learner.request("/static/css/app.css")
     assert status == 200 and headers["Server"] == "nginx"
     assert body == (ROOT / "static/css/app.css").read_bytes()
     assert all(_requests_in(s.access_log, "/static/css/app.css") == 0 for s in cluster.servers)
+    assert headers["Cache-Control"] == "public, max-age=3600"  # no hash: an hour
+    # The page names it with its content hash: nginx then sends it cached a year, immutable.
+    status, _, page = learner.request(MODULE)
+    [hashed] = re.findall(r'href="(/static/css/app\.css\?v=[0-9a-f]{12})"', page.decode())
+    status, headers, body = learner.request(hashed)
+    assert status == 200 and body == (ROOT / "static/css/app.css").read_bytes()
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["Server"] == "nginx"
 
     # The PDF is rendered on first request by an app server, which answers with an empty body
     # and X-Accel-Redirect: nginx sends the file, with ranges and its own validators.

@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     "app.pages": WEB,  # the page cache and its slots are request-bound helpers
     "app.content.slots": WEB,
     "app.logs": WEB,
+    "app.assets": WEB,  # hashed static URLs and their caching, per request
     "app.health": ENTRY,  # a view: /healthz
     "app": ENTRY,  # the factory
     "app.audio.build": ENTRY,

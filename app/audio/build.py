@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -532,18 +533,39 @@ def _record(plan: _Planned, i: int, result: JobResult) -> None:
     plan.keys[i] = result.key
 
 
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _size(job: Job) -> int:
+    return sum(len(sentence.text) for sentence in job.chapter.sentences)
+
+
 def _run(jobs: list[Job], workers: int | None):  # type: ignore[no-untyped-def]
-    """Yield job results as they finish: in this process for one job, else in a pool."""
-    count = min(workers or os.cpu_count() or 1, len(jobs))
+    """Yield job results as they finish: in this process for one worker, else in a pool.
+
+    A worker process that dies (killed, out of memory) fails only the chapters it had or that
+    were still waiting, each reported as failed; the build goes on to its report.
+    """
+    count = min(workers or cores(), len(jobs))
     if count <= 1:
         for job in jobs:
             yield run_job(job)
         return
+    # Longest chapters first: the last jobs in the pool are the short ones, so no core sits
+    # idle while another finishes a long chapter alone.
+    ordered = sorted(jobs, key=_size, reverse=True)
     # forkserver: workers start from a clean process, not a fork of a threaded server.
     with ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver")) as pool:
-        futures = [pool.submit(run_job, job) for job in jobs]
+        futures = {pool.submit(run_job, job): job for job in ordered}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except BrokenProcessPool as exc:
+                yield JobResult(futures[future].index, error=f"the worker process died: {exc}")
 
 
 def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
