@@ -15,6 +15,10 @@ DEFAULTS: dict[str, Any] = {
     "CONTENT_DIR": "content",
     # SQLAlchemy URL; empty means SQLite in the instance folder (instance/academy.sqlite3).
     "DATABASE_URL": "",
+    # SQLite's PRAGMA synchronous (WAL mode): NORMAL syncs the log at checkpoints, not at each
+    # commit; a commit survives the app crashing, and a power cut may lose the last ones but
+    # never corrupts the file. FULL syncs every commit (a disk flush per quiz or beacon).
+    "SQLITE_SYNCHRONOUS": "NORMAL",
     # Signs sessions and CSRF tokens. Required outside debug and tests; never commit one.
     "SECRET_KEY": "",
     # Built artefacts (audio, PDF), named by content hash; empty means instance/media.
@@ -168,6 +172,9 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
     if isinstance(languages, str):
         languages = [lang.strip() for lang in languages.split(",") if lang.strip()]
 
+    settings["SQLITE_SYNCHRONOUS"] = str(settings["SQLITE_SYNCHRONOUS"]).strip().upper()
+    if settings["SQLITE_SYNCHRONOUS"] not in ("NORMAL", "FULL"):
+        raise ConfigError("ACADEMY_SQLITE_SYNCHRONOUS must be NORMAL or FULL.")
     if settings["XAPI_IDENTIFY_BY"] not in ("account", "mbox_sha1sum"):
         raise RuntimeError("ACADEMY_XAPI_IDENTIFY_BY must be 'account' or 'mbox_sha1sum'.")
     if settings["XAPI_ENDPOINT"] and not (settings["XAPI_KEY"] and settings["XAPI_SECRET"]):

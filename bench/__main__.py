@@ -248,8 +248,9 @@ def bench_pdf(repeat: int = 3) -> None:
     """PDF rendering: seconds per page for a module and the course, against bare WeasyPrint."""
     import weasyprint
 
+    from app.pdf.bounded import render_pdf_bounded
     from app.pdf.build import course_job, module_job
-    from app.pdf.render import SafeFetcher, render_pdf, render_pdf_bounded
+    from app.pdf.render import SafeFetcher, render_pdf
     from app.web import catalogue as current_catalogue
 
     def best_of(func: Callable[[], object], times: int) -> tuple[float, object]:

@@ -110,15 +110,20 @@ def first_module() -> tuple[str, str, list[str]]:
     return course.id, module.id, [s.id for s in module.reading_sections]
 
 
-def quiz_latencies(base: str, path: str, clients: int, each: int) -> list[float]:
-    """Milliseconds per quiz POST (grade, store, record progress), `clients` learners at once."""
+def quiz_latencies(base: str, path: str, clients: int, each: int, warm: int = 0) -> list[float]:
+    """Milliseconds per quiz POST (grade, store, record progress), `clients` learners at once.
+
+    :param warm: submissions per learner before timing starts. Each gunicorn worker pays once
+        for its first quiz (templates compiled, quiz texts rendered, code paths imported):
+        with 5 workers and 160 timed POSTs those first ones alone were the slowest 5 %.
+    """
     times: list[float] = []
     lock = threading.Lock()
     errors: list[str] = []
 
     def learner() -> None:
         browser = Browser(base)
-        for _ in range(each):
+        for n in range(warm + each):
             _, html = browser.get(path)
             fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
             start = time.perf_counter()
@@ -126,6 +131,8 @@ def quiz_latencies(base: str, path: str, clients: int, each: int) -> list[float]
             elapsed = (time.perf_counter() - start) * 1000
             if status != 303:
                 errors.append(f"quiz POST answered {status}")
+            if n < warm:
+                continue
             with lock:
                 times.append(elapsed)
 
@@ -197,13 +204,13 @@ def main(rounds: int = 3, seconds: int = 5) -> None:
             print(f"  guest / bare     {median['guest'] / median['bare']:.2f}x   (goal >= 0.8x)")
             print(f"  signed-in / bare {median['signed'] / median['bare']:.2f}x   (goal >= 0.5x)")
 
-            times = quiz_latencies(ours, f"{page}quiz", clients=4, each=40)
+            times = quiz_latencies(ours, f"{page}quiz", clients=4, each=40, warm=10)
             times.sort()
             p50 = times[len(times) // 2]
             p95 = times[int(len(times) * 0.95) - 1]
             print(
-                f"  quiz submit (4 learners at once, {len(times)} POSTs): p50 {p50:.1f} ms, "
-                f"p95 {p95:.1f} ms   (goal p95 <= 50 ms)"
+                f"  quiz submit (4 learners at once, {len(times)} POSTs after 40 untimed): "
+                f"p50 {p50:.1f} ms, p95 {p95:.1f} ms   (goal p95 <= 50 ms)"
             )
 
 

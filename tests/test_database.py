@@ -111,3 +111,29 @@ def test_a_signed_in_learners_eqf_choice_is_saved_through_the_rule(app: Flask) -
     assert response.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(User.eqf_level)) == 4
+
+
+@pytest.mark.parametrize(("setting", "level"), [(None, 1), ("FULL", 2), ("normal", 1)])
+def test_sqlite_flushes_to_disk_as_configured(
+    tmp_path: Path, setting: str | None, level: int
+) -> None:
+    """WAL with synchronous=NORMAL unless ACADEMY_SQLITE_SYNCHRONOUS asks for FULL."""
+    content = tmp_path / "content"
+    write_mini_course(content)
+    extra = {"SQLITE_SYNCHRONOUS": setting} if setting else {}
+    app = make_app(tmp_path, content, **extra)
+    if not _sqlite(app):
+        pytest.skip("a SQLite setting")
+    with app.app_context():
+        connection = db.session.connection()
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
+        db.session.rollback()
+
+
+def test_an_unknown_sync_level_is_refused_at_start(tmp_path: Path) -> None:
+    """A typo in ACADEMY_SQLITE_SYNCHRONOUS stops the app with a clear message."""
+    from app.config import ConfigError
+
+    with pytest.raises(ConfigError, match="ACADEMY_SQLITE_SYNCHRONOUS"):
+        make_app(tmp_path, tmp_path, SQLITE_SYNCHRONOUS="OFF")

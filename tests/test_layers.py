@@ -114,9 +114,22 @@ def _type_checking_only(node: ast.If) -> bool:
     )
 
 
+#: imports_of's answers by (root, file, source): each walk re-reads every file, but parses again
+#: only a file whose text changed (the tests below plant one import in one file at a time).
+_PARSED: dict[tuple[Path, Path, str], list[tuple[int, str]]] = {}
+
+
 def imports_of(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
     """(line, imported module) for every runtime import in a file."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    source = path.read_text(encoding="utf-8")
+    key = (root, path, source)
+    if key not in _PARSED:
+        _PARSED[key] = _parse_imports(path, source, root)
+    return list(_PARSED[key])
+
+
+def _parse_imports(path: Path, source: str, root: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(source, filename=str(path))
     found: list[tuple[int, str]] = []
 
     def visit(node: ast.AST) -> None:
@@ -163,6 +176,18 @@ def violations(root: Path = ROOT) -> list[str]:
 
 def test_no_import_points_up_the_layers() -> None:
     assert violations() == []
+
+
+def test_only_the_pdf_renderer_imports_weasyprint() -> None:
+    # The server hands each PDF to a render process (app/pdf/bounded.py): importing WeasyPrint
+    # anywhere else would make every server process and `flask` command start a third slower.
+    importers = {
+        str(path.relative_to(ROOT))
+        for path in APP.rglob("*.py")
+        for _line, imported in imports_of(path)
+        if imported.split(".", 1)[0] == "weasyprint"
+    }
+    assert importers == {"app/pdf/render.py"}
 
 
 @pytest.fixture(scope="module")

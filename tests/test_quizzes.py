@@ -318,6 +318,8 @@ def test_all_right_passes_records_progress_and_shows_the_review(mini_app: Flask)
         assert statement.context == {"channel": "web", "language": "en"}
         summary = db.session.scalar(select(ModuleProgress))
         assert summary.quiz_passed and summary.best_score == 1.0
+        # "attempted" and "passed" both folded into the one row the submission locked.
+        assert summary.statements == 2
 
 
 def test_wrong_and_partial_answers_are_reviewed_and_fail(mini_app: Flask) -> None:

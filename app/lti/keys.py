@@ -6,6 +6,7 @@ the JWKS at /lti/jwks.json. The private key never leaves its file (mode 0600).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -20,22 +21,28 @@ _lock = threading.Lock()
 
 @dataclass(frozen=True)
 class ToolKey:
-    """The private key (PEM) and its key id (the RFC 7638 thumbprint)."""
+    """The private key (PEM), its key id (the RFC 7638 thumbprint) and its public half (JSON)."""
 
     private_pem: str
     kid: str
+    public_json: str
 
     def public_jwk(self) -> dict[str, Any]:
         """The public half as a JWK for the JWKS, with `kid`, `alg` and `use`."""
-        key = jwk.JWK.from_pem(self.private_pem.encode("ascii"))
-        public: dict[str, Any] = json.loads(key.export_public())
+        public: dict[str, Any] = json.loads(self.public_json)
         public.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
         return public
 
 
+@functools.lru_cache(maxsize=8)
 def _from_pem(pem: str) -> ToolKey:
+    """The key read from its PEM, once per process and key text.
+
+    Loading an RSA private key checks it (about 0.1 s of CPU), and every launch, JWKS request
+    and grade post asks for the key: the file is read each time, its text parsed only once.
+    """
     key = jwk.JWK.from_pem(pem.encode("ascii"))
-    return ToolKey(private_pem=pem, kid=key.thumbprint())
+    return ToolKey(private_pem=pem, kid=key.thumbprint(), public_json=key.export_public())
 
 
 def tool_key(path: Path) -> ToolKey:

@@ -16,11 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import weasyprint
 from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup
@@ -31,13 +31,13 @@ from app.content.ids import VALID_ID, slugify
 from app.content.model import Course, Module
 from app.files import write_atomic
 from app.i18n import LANGUAGE_NAMES
-from app.pdf.qr import qr_data_url
-from app.pdf.render import (
+from app.pdf.bounded import (
     DEFAULT_RENDER_SECONDS,
     RenderedPdf,
     ResourcePolicy,
     render_pdf_bounded,
 )
+from app.pdf.qr import qr_data_url
 from app.pdf.worksheet import PrintQuestion, worksheet
 from app.web import DEFAULT_BASE_URL, site_base_url
 
@@ -177,10 +177,16 @@ def _policy(course: Course, modules: list[Module], base_url: str) -> ResourcePol
     return ResourcePolicy(base_url=base_url, static_dir=static_dir, media_dirs=media)
 
 
+@cache
+def weasyprint_version() -> str:
+    """The installed WeasyPrint's version, read without importing it (the server never does)."""
+    return version("weasyprint")
+
+
 def _hash(html: str, policy: ResourcePolicy) -> str:
     """A hash of the HTML, the stylesheet, the media folders and the renderer versions."""
     digest = hashlib.sha256()
-    for part in (TEMPLATE_VERSION, weasyprint.__version__, html):
+    for part in (TEMPLATE_VERSION, weasyprint_version(), html):
         digest.update(part.encode("utf-8") + b"\0")
     digest.update((policy.static_dir / PRINT_CSS).read_bytes())
     for (course_id, module_id), folder in sorted(policy.media_dirs.items()):

@@ -13,9 +13,9 @@ from flask import current_app, render_template
 from flask_babel import force_locale, format_date
 
 from app.i18n import format_duration
+from app.pdf.bounded import DEFAULT_RENDER_SECONDS, ResourcePolicy, render_pdf_bounded
 from app.pdf.build import css_string
 from app.pdf.qr import qr_data_url
-from app.pdf.render import DEFAULT_RENDER_SECONDS, ResourcePolicy, render_pdf_bounded
 
 
 def render_certificate(

@@ -11,20 +11,15 @@ follow either.
 from __future__ import annotations
 
 import base64
-import logging
 import mimetypes
-import multiprocessing
-import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-log = logging.getLogger(__name__)
+from app.pdf.bounded import RenderedPdf, ResourcePolicy, log, short
 
 #: Longest `data:` URL accepted (characters); our QR codes take a few kilobytes.
 MAX_DATA_URL = 256 * 1024
@@ -34,32 +29,8 @@ MAX_FILE_SIZE = 20 * 1024 * 1024
 PDF_OPTIONS: dict[str, object] = {"pdf_variant": "pdf/ua-1", "pdf_tags": True}
 
 
-#: Longest one PDF may take to render (seconds) before it is stopped: a hostile or broken
-#: document must not hold a worker for minutes. The 85-page course PDF takes about 15 s.
-DEFAULT_RENDER_SECONDS = 120.0
-
-
-class RenderTimeout(RuntimeError):
-    """A PDF render took longer than its time bound and was stopped."""
-
-
 class RefusedResource(ValueError):
     """A URL the PDF renderer will not fetch."""
-
-
-@dataclass(frozen=True)
-class ResourcePolicy:
-    """What a render may read: the site's address, static/, and some modules' media folders."""
-
-    base_url: str  # the site root, e.g. "https://academy.example.org/"
-    static_dir: Path
-    # (course id, module id) -> that module's media/ folder
-    media_dirs: Mapping[tuple[str, str], Path] = field(default_factory=dict)
-
-    def origin(self) -> tuple[str, str]:
-        """Scheme and host of the site, lower-case, to compare URLs with."""
-        parts = urlsplit(self.base_url)
-        return parts.scheme.lower(), parts.netloc.lower()
 
 
 class SafeFetcher(URLFetcher):
@@ -77,7 +48,7 @@ class SafeFetcher(URLFetcher):
             return self._resolve(url)
         except RefusedResource as exc:
             self.refused.append(url)
-            log.warning("PDF: refused resource %s: %s", _short(url), exc)
+            log.warning("PDF: refused resource %s: %s", short(url), exc)
             raise
 
     def _resolve(self, url: str) -> URLFetcherResponse:
@@ -142,20 +113,6 @@ def _data_url(url: str) -> URLFetcherResponse:
     return URLFetcherResponse(url, body, {"Content-Type": mime})
 
 
-def _short(url: str) -> str:
-    """A URL cut short for the log (data: URLs can be long)."""
-    return url if len(url) <= 120 else url[:117] + "..."
-
-
-@dataclass(frozen=True)
-class RenderedPdf:
-    """A rendered PDF with its page count and the URLs that were refused."""
-
-    data: bytes
-    pages: int
-    refused: tuple[str, ...] = ()
-
-
 def render_pdf(html: str, policy: ResourcePolicy) -> RenderedPdf:
     """Render HTML to a tagged PDF, fetching resources only through SafeFetcher."""
     fetcher = SafeFetcher(policy)
@@ -164,55 +121,3 @@ def render_pdf(html: str, policy: ResourcePolicy) -> RenderedPdf:
     )
     data = document.write_pdf(**PDF_OPTIONS)
     return RenderedPdf(data=data, pages=len(document.pages), refused=tuple(fetcher.refused))
-
-
-def render_pdf_bounded(
-    html: str, policy: ResourcePolicy, seconds: float = DEFAULT_RENDER_SECONDS
-) -> RenderedPdf:
-    """Render like `render_pdf`, in a child process that is killed after `seconds`.
-
-    WeasyPrint cannot be interrupted inside a thread, so each render runs in a process forked
-    from a clean single-threaded server (multiprocessing's forkserver, with WeasyPrint already
-    imported there). The child cannot open sockets either: a second wall behind SafeFetcher.
-
-    :raises RenderTimeout: when the render takes longer than `seconds`.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_render_child, args=(html, policy, sender), daemon=True)
-    process.start()
-    sender.close()
-    try:
-        if not receiver.poll(seconds):
-            raise RenderTimeout(f"the PDF took longer than {seconds:g} s to render and was stopped")
-        ok, payload = receiver.recv()
-    except EOFError as exc:
-        raise RuntimeError(f"the PDF renderer stopped (exit code {process.exitcode})") from exc
-    finally:
-        if process.is_alive():
-            process.kill()
-        process.join(5)
-        receiver.close()
-    if not ok:
-        raise RuntimeError(payload)
-    for url in payload.refused:
-        log.warning("PDF: refused resource %s", _short(url))
-    return payload
-
-
-def _render_child(html: str, policy: ResourcePolicy, sender: Any) -> None:
-    """Body of the render process: no sockets, render, send the result (or the error) back."""
-
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise OSError("the PDF renderer has no network access")
-
-    socket.socket.connect = refuse  # type: ignore[method-assign]
-    socket.socket.connect_ex = refuse  # type: ignore[method-assign,assignment]
-    log.disabled = True  # the parent logs what was refused
-    try:
-        sender.send((True, render_pdf(html, policy)))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        sender.send((False, f"{type(exc).__name__}: {exc}"))
-    finally:
-        sender.close()

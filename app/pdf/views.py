@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from app.builds import rebuild_pdf
 from app.content.model import Course
 from app.extensions import db
+from app.pdf.bounded import RenderTimeout
 from app.pdf.build import (
     PRINT_CSS,
     PdfJob,
@@ -21,7 +22,6 @@ from app.pdf.build import (
     latest_artefact,
     module_job,
 )
-from app.pdf.render import RenderTimeout
 from app.progress import statements as progress
 from app.web import (
     catalogue,

@@ -94,8 +94,35 @@ def store_summary(row: ModuleProgress, summary: Summary) -> None:
     row.audio_seconds = round(sum(summary.audio_listened.values()), 3)
 
 
+#: session.info key: the summary rows this session's transaction has locked already.
+_LOCKED = "academy.locked_rows"
+
+
 def locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
-    """The learner's summary row for a module, created if missing, locked until commit."""
+    """The learner's summary row for a module, created if missing, locked until commit.
+
+    Asked again in the same transaction (a quiz records "attempted" then "passed"), the row
+    this transaction locked and changed is returned as it is: nobody else can have written it
+    since, so reading it again would be two more statements for nothing.
+    """
+    transaction = db.session().get_transaction()
+    held: dict[tuple[str, str, str], tuple[object, ModuleProgress]] = db.session.info.setdefault(
+        _LOCKED, {}
+    )
+    key = (learner, course_id, module_id)
+    kept = held.get(key)
+    if kept is not None and transaction is not None and kept[0] is transaction:
+        if kept[1] in db.session:  # not deleted by a bulk DELETE meanwhile
+            return kept[1]
+    row = _lock_row(learner, course_id, module_id)
+    for other in [k for k, (t, _) in held.items() if t is not transaction]:
+        del held[other]  # rows of transactions that have ended
+    held[key] = (db.session().get_transaction(), row)
+    return row
+
+
+def _lock_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
+    """Create the summary row if missing, then read it under a lock, fresh from the database."""
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     db.session.execute(

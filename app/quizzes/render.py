@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -22,6 +23,9 @@ _SLOT = "qzslot{}qzslot"
 _SLOT_RE = re.compile(r"qzslot(\d+)qzslot")
 
 
+# The quiz page renders every question, option and feedback on each visit: the same texts
+# until a trainer edits them, so each one is rendered once (a pure function of its arguments).
+@lru_cache(maxsize=8192)
 def to_html(text: str, fmt: TextFormat | str, language: str = "en", inline: bool = False) -> str:
     """Safe HTML for one piece of trainer text.
 

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from werkzeug.datastructures import MultiDict
 
 from app.accounts.models import utcnow
@@ -363,26 +364,36 @@ def refresh_latest_scores(learner: str, course_id: str, module_id: str) -> None:
         .order_by(QuizAttempt.submitted_at.desc(), QuizAttempt.id.desc())
         .limit(1)
     )
-    db.session.add_all(
-        LatestScore(
-            learner=learner,
-            course_id=course_id,
-            module_id=module_id,
-            question_id=question_id,
-            score=float(value),
-        )
+    rows = [
+        {
+            "learner": learner,
+            "course_id": course_id,
+            "module_id": module_id,
+            "question_id": question_id,
+            "score": float(value),
+        }
         for question_id, value in (scores or {}).items()
-    )
+    ]
+    if rows:
+        # One multi-row INSERT: nothing reads these rows back as objects in this request.
+        db.session.execute(insert(LatestScore), rows)
     db.session.flush()
 
 
 def attempts_of(learner: str | None, course_id: str, module_id: str) -> list[QuizAttempt]:
-    """A learner's attempts at a module's quiz, newest first."""
+    """A learner's attempts at a module's quiz, newest first (answers loaded only if read)."""
     if learner is None:
         return []
     return list(
         db.session.scalars(
             select(QuizAttempt)
+            # The attempt list shows dates, scores and times: the JSON of every answer and
+            # question order is read back only for the one attempt a page reviews.
+            .options(
+                defer(QuizAttempt.question_order),
+                defer(QuizAttempt.answers),
+                defer(QuizAttempt.scores),
+            )
             .where(
                 QuizAttempt.learner == learner,
                 QuizAttempt.course_id == course_id,

@@ -92,17 +92,16 @@ def submit(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     if attempt.learner != learner:
         # Someone else's token: never show another learner's attempt.
         return _invalid(lang, course, module)
+    # Read before the commit expires them: after it each would be loaded again, one query each.
+    token = attempt.token
+    user_id = current_user.id if current_user.is_authenticated else None
     db.session.commit()
-    if current_user.is_authenticated:
+    if user_id is not None:
         # A learner who came from an LMS by LTI: their best score goes back to its gradebook.
-        queue_scores(current_user.id, course.id, module.id)
+        queue_scores(user_id, course.id, module.id)
     return redirect(
         url_for(
-            "quizzes.attempt",
-            lang=lang,
-            course_id=course.id,
-            module_id=module.id,
-            token=attempt.token,
+            "quizzes.attempt", lang=lang, course_id=course.id, module_id=module.id, token=token
         ),
         code=303,
     )
