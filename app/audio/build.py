@@ -880,8 +880,9 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
             module_start = position
             ids: list[str] = []
             for chapter, chapter_key_ in zip(member.chapters, member.chapter_keys, strict=True):
-                part = store.section_path(chapter_key_, ".mp3").read_bytes()
-                length = mp3.duration(part)
+                part, length = mp3.frames_and_duration(
+                    store.section_path(chapter_key_, ".mp3").read_bytes()
+                )
                 # The introduction's chapter is titled with the module's title: a player that
                 # lists chapters flat shows each module's name where the module starts.
                 mark_id = f"{member.module.id}/{chapter.id}"
@@ -902,7 +903,7 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
             )
         write_tagged(
             path,
-            mp3.join(parts),
+            b"".join(parts),  # the sections' frames, tags already left out
             language=language,
             chapters=marks,
             groups=groups,
