@@ -188,3 +188,46 @@ def test_nothing_is_highlighted_before_the_audio_plays_nor_while_paused(
         " && document.querySelector('.audio-sentence.is-current') === null"
     )
     context.close()
+
+
+def test_the_course_page_plays_the_whole_course_with_its_captions(browser, server: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{server}/en/mini/")
+    player = page.locator("[data-course-audio-player]")
+    assert player.count() == 1
+    assert (
+        page.locator("[data-course-audio-download]")
+        .get_attribute("href")
+        .startswith("/en/mini.mp3?v=")
+    )
+    # Chromium loads the course MP3 from its route (ranges) and reads its length from it.
+    page.evaluate("document.querySelector('[data-course-audio-player]').load()")
+    page.wait_for_function(
+        "() => document.querySelector('[data-course-audio-player]').duration > 1"
+    )
+    seconds = page.evaluate("document.querySelector('[data-course-audio-player]').duration")
+    module = float(
+        page.evaluate(
+            "fetch('/en/mini/first/').then(r => r.text()).then(t => "
+            '[...t.matchAll(/data-duration="([0-9.]+)"/g)].reduce((a, m) => a + Number(m[1]), 0))'
+        )
+    )
+    assert abs(seconds - module) < 0.2  # one module in this course: the same length
+    # It plays, and its captions track carries the sentences.
+    page.evaluate(
+        "(() => { const a = document.querySelector('[data-course-audio-player]');"
+        " a.textTracks[0].mode = 'showing'; a.muted = true; return a.play(); })()"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('[data-course-audio-player]').currentTime > 0.5"
+    )
+    page.wait_for_function(
+        "() => { const t = document.querySelector('[data-course-audio-player]').textTracks[0];"
+        " return t.cues && t.cues.length > 3; }"
+    )
+    first_cue = page.evaluate(
+        "document.querySelector('[data-course-audio-player]').textTracks[0].cues[0].text"
+    )
+    assert first_cue == "First steps"
+    context.close()

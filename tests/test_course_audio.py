@@ -309,3 +309,18 @@ def test_a_module_whose_audio_failed_leaves_the_previous_course_file(built, tmp_
     again = build_audio(app, echo=lambda line: None, workers=1)
     assert again.ok and [c.modules for c in again.courses] == [1, 1]
     assert course_file(app, "en").read_bytes() != old
+
+
+@pytest.mark.audio
+def test_behind_nginx_the_app_names_the_course_file_and_sends_no_bytes(
+    built, tmp_path: Path
+) -> None:
+    app = copy_of(built, tmp_path, ACCEL_REDIRECT="/_accel/media/")
+    key = store(app).read_course_manifest("mini", "en")["whole"]["key"]
+    response = app.test_client().get(f"/en/mini.mp3?v={key[:16]}")
+    assert response.status_code == 200 and response.data == b""
+    assert (
+        response.headers["X-Accel-Redirect"] == f"/_accel/media/audio/courses/{key[:2]}/{key}.mp3"
+    )
+    assert response.mimetype == "audio/mpeg" and "immutable" in response.headers["Cache-Control"]
+    assert response.headers["Content-Disposition"] == "inline; filename=mini-en.mp3"

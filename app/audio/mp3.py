@@ -104,6 +104,15 @@ def audio_frames(data: bytes) -> bytes:
     return data[found[0].offset : found[-1].offset + found[-1].length]
 
 
+def frames_and_duration(data: bytes) -> tuple[bytes, float]:
+    """The MP3's frames without any tag and their playing time, from one pass over the frames."""
+    found = frames(data)
+    if not found:
+        return b"", 0.0
+    seconds = sum(f.samples / f.rate for f in found)
+    return data[found[0].offset : found[-1].offset + found[-1].length], seconds
+
+
 def join(parts: Sequence[bytes]) -> bytes:
     """Join MP3 files made with the same settings into one stream."""
     return b"".join(audio_frames(part) for part in parts)
