@@ -164,13 +164,14 @@ class BuildCpu:
     The pool's workers are children of multiprocessing's forkserver, so the OS's RUSAGE_CHILDREN
     does not see them: /proc is sampled for each descendant running this interpreter (the
     forkserver and its workers; the last sample of each counts), a worker with the children it
-    reaped (espeak-ng), the forkserver without (it reaps the workers, counted already). This
-    process counts itself and its own reaped children by os.times().
+    reaped (espeak-ng), the forkserver without (it reaps the workers, counted already, and
+    lives on from one build to the next). This process counts itself and its own reaped
+    children by os.times().
     """
 
     def __enter__(self) -> BuildCpu:
         self.seen: dict[int, tuple[float, float]] = {}
-        self.parents: set[int] = set()
+        self.forkservers: set[int] = set()  # our own children: they reap the workers
         self.base = _interpreters()
         self.own = _own_cpu()
         self._stop = threading.Event()
@@ -183,7 +184,8 @@ class BuildCpu:
             for pid, (cpu, reaped, parent) in _interpreters().items():
                 base = self.base.get(pid, (0.0, 0.0, 0))
                 self.seen[pid] = (cpu - base[0], reaped - base[1])
-                self.parents.add(parent)
+                if parent == os.getpid():
+                    self.forkservers.add(pid)
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -194,7 +196,7 @@ class BuildCpu:
     def seconds(self) -> float:
         """CPU seconds (user + system): this process, its pool, what they ran."""
         return self.own + sum(
-            cpu + (0.0 if pid in self.parents else reaped)
+            cpu + (0.0 if pid in self.forkservers else reaped)
             for pid, (cpu, reaped) in self.seen.items()
         )
 

@@ -18,13 +18,14 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 
@@ -37,6 +38,7 @@ from app.content.model import Course, Module
 from app.files import write_atomic
 
 PLATFORM = "Omnichannel Academy"  # the ID3 artist of every file
+T = TypeVar("T")
 # Bump when the way artefacts are made changes (encoding, timing, file format).
 ARTEFACT_VERSION = 1
 
@@ -470,26 +472,51 @@ def build_audio(
     report_progress = progress or (lambda step: echo(step.line()))
     _DOWN.clear()
     done = 0
-    for result in _run(jobs, workers):
-        plan, i = where_of[result.index]
-        outcome = plan.outcomes[i]
-        _record(plan, i, result)
-        done += 1
-        elapsed = time.monotonic() - started
-        eta = elapsed / done * (len(jobs) - done)
-        report_progress(Progress(done, len(jobs), outcome, eta))
+    media = str(store.root.parent)
+    courses = [
+        (course, language, media)
+        for course in catalogue.courses.values()
+        if course.visible
+        for language in course.languages
+    ]
+    # One pool for the three steps: the chapters, then each module's file, then each course's
+    # (a course file joins its modules' files). Every core works on each step. With nothing
+    # to synthesise the files are most likely current: checked here, no pool started.
+    count = min(workers or cores(), max(len(jobs), len(planned), len(courses))) if jobs else 1
+    with _pool(count) as pool:
+        for result in _run(jobs, pool):
+            plan, i = where_of[result.index]
+            outcome = plan.outcomes[i]
+            _record(plan, i, result)
+            done += 1
+            elapsed = time.monotonic() - started
+            eta = elapsed / done * (len(jobs) - done)
+            report_progress(Progress(done, len(jobs), outcome, eta))
 
-    for plan in planned:
-        report.sections.extend(plan.outcomes)
-        _finish_module(plan, store, report)
-    for course in catalogue.courses.values():
-        if not course.visible:
-            continue
-        for language in course.languages:
-            course_outcome = build_course_file(store, course, language)
+        for plan in planned:
+            report.sections.extend(plan.outcomes)
+        for built, reused, incomplete in _each(
+            pool, _finish_module_job, [(plan, media) for plan in planned]
+        ):
+            report.modules_built += built
+            report.modules_reused += reused
+            report.modules_incomplete.extend(incomplete)
+        for course_outcome in _each(pool, _course_file_job, courses):
             report.courses.append(course_outcome)
             echo(course_outcome.line())
     return _finish(report, started, echo)
+
+
+def _finish_module_job(plan: _Planned, media_dir: str) -> tuple[int, int, list[str]]:
+    """`_finish_module` in a worker: module files built, reused, and those left incomplete."""
+    part = BuildReport()
+    _finish_module(plan, Store(media_dir), part)
+    return part.modules_built, part.modules_reused, part.modules_incomplete
+
+
+def _course_file_job(course: Course, language: str, media_dir: str) -> CourseOutcome:
+    """`build_course_file` in a worker."""
+    return build_course_file(Store(media_dir), course, language)
 
 
 def _finish(report: BuildReport, started: float, echo: Callable[[str], Any]) -> BuildReport:
@@ -544,28 +571,58 @@ def _size(job: Job) -> int:
     return sum(len(sentence.text) for sentence in job.chapter.sentences)
 
 
-def _run(jobs: list[Job], workers: int | None):  # type: ignore[no-untyped-def]
-    """Yield job results as they finish: in this process for one worker, else in a pool.
+@contextmanager
+def _pool(count: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of `count` worker processes, or None (work in this process) for one."""
+    if count <= 1:
+        yield None
+        return
+    # forkserver: workers start from a clean process, not a fork of a threaded server.
+    with ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver")) as pool:
+        yield pool
+
+
+def _run(jobs: list[Job], pool: ProcessPoolExecutor | None) -> Iterator[JobResult]:
+    """Yield job results as they finish: in the pool, or in this process without one.
 
     A worker process that dies (killed, out of memory) fails only the chapters it had or that
     were still waiting, each reported as failed; the build goes on to its report.
     """
-    count = min(workers or cores(), len(jobs))
-    if count <= 1:
+    if pool is None:
         for job in jobs:
             yield run_job(job)
         return
     # Longest chapters first: the last jobs in the pool are the short ones, so no core sits
     # idle while another finishes a long chapter alone.
-    ordered = sorted(jobs, key=_size, reverse=True)
-    # forkserver: workers start from a clean process, not a fork of a threaded server.
-    with ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver")) as pool:
-        futures = {pool.submit(run_job, job): job for job in ordered}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool as exc:
-                yield JobResult(futures[future].index, error=f"the worker process died: {exc}")
+    futures = {pool.submit(run_job, job): job for job in sorted(jobs, key=_size, reverse=True)}
+    for future in as_completed(futures):
+        try:
+            yield future.result()
+        except BrokenProcessPool as exc:
+            yield JobResult(futures[future].index, error=f"the worker process died: {exc}")
+
+
+def _each(
+    pool: ProcessPoolExecutor | None, func: Callable[..., T], items: list[tuple[Any, ...]]
+) -> list[T]:
+    """`func(*item)` for each item, results in order: in the pool, or here without one.
+
+    Once the pool has broken (a worker died), the rest runs in this process: joining files is
+    safe to do again, each is written under a new name by atomic rename.
+    """
+    futures = []
+    for item in items:
+        try:
+            futures.append(pool.submit(func, *item) if pool is not None else None)
+        except BrokenProcessPool:
+            futures.append(None)
+    results: list[T] = []
+    for item, future in zip(items, futures, strict=True):
+        try:
+            results.append(future.result() if future is not None else func(*item))
+        except BrokenProcessPool:
+            results.append(func(*item))
+    return results
 
 
 def _finish_module(plan: _Planned, store: Store, report: BuildReport) -> None:
