@@ -52,6 +52,11 @@ preview: sysdeps-run $(VENV)/.installed translations instance/secret_key
 reload:
 	kill -HUP "$$(cat instance/gunicorn.pid)"
 
+# Bytecode caches for test runs, even where the environment sets PYTHONDONTWRITEBYTECODE:
+# without them every run compiles app/ again in each process and pytest rewrites the asserts
+# of every test module again (3 s of CPU per worker). They go to __pycache__/, which git ignores.
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
+
 # The whole suite on SQLite, then the database tests again on a throwaway PostgreSQL.
 # pytest exits 5 when it collected no test: that is a failure too, and make stops on it.
 # Two workers (pytest-xdist); the coverage of app/ is printed at the end (TOTAL is the figure).

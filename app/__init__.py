@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from app import assets
-from app.config import ConfigError, load_config
-from app.content.catalog import EXTENSION_KEY as CONTENT_EXTENSION
-from app.extensions import babel, csrf, db, limiter, login_manager, migrate
-from app.logs import configure_logging
-from app.pages import GuestPages, LearnerPages, mine
-from app.progress.stamps import learner_stamp
+if TYPE_CHECKING:
+    from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config -> extensions -> blueprints -> errors -> CLI."""
+    # Imported here, not at the top: importing any app.* module runs this file first, and
+    # what needs no app (the git hook, python -m app.preview.hook) should not load Flask,
+    # SQLAlchemy and every extension for nothing (the hook started six times faster).
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from app import assets
+    from app.config import load_config
+    from app.content.catalog import EXTENSION_KEY as CONTENT_EXTENSION
+    from app.logs import configure_logging
+    from app.pages import GuestPages, LearnerPages
+    from app.progress.stamps import learner_stamp
+
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -66,8 +71,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the extensions; nothing here touches the database."""
     from app import database
+    from app.config import ConfigError
     from app.content import catalog
+    from app.extensions import babel, csrf, db, limiter, login_manager, migrate
     from app.i18n import select_locale, template_globals
+    from app.pages import mine
     from app.web import language_links
 
     db.init_app(app)

@@ -216,6 +216,8 @@ NOT_PAGES = {
     "audio.section_vtt",
     "audio.module_mp3",
     "audio.module_vtt",
+    "audio.course_mp3",
+    "audio.course_vtt",
     "offline.service_worker",  # JavaScript
     "offline.manifest",  # JSON
     "audio.transcript_txt",

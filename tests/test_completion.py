@@ -34,6 +34,7 @@ def complete(app: Flask, root: Path, learner: str, module_id: str) -> None:
         db.session.commit()
 
 
+@pytest.mark.pdf  # the learner downloads the certificate: a PDF rendered by WeasyPrint
 def test_a_hidden_module_blocks_completion_and_the_dashboard_says_why(tmp_path: Path) -> None:
     """Modules 2 and 3 done while module 1 is hidden: no completion, no certificate, a notice."""
     root = write_course(tmp_path / "content")

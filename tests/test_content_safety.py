@@ -125,6 +125,7 @@ def test_yaml_errors_are_reported_at_the_line_to_fix_in_plain_words(
     assert "scanning" not in message and "expected" not in message
 
 
+@pytest.mark.pdf  # starts a WeasyPrint render (and stops it)
 def test_a_pdf_render_that_takes_too_long_is_stopped(root: Path, tmp_path: Path) -> None:
     """With a 10 ms bound no PDF finishes: the download says to try later; the site stays up."""
     app = make_app(tmp_path, root, migrate=False, PDF_RENDER_SECONDS=0.01)
