@@ -177,6 +177,7 @@ class Cluster:
     apps: int = 2
     workers: int = 2
     build: bool = False
+    pdf_only: bool = False  # build only the PDFs (what the load test downloads), not the audio
     quiet: bool = True
     tmp: Path = field(init=False)
     url: str = field(init=False, default="")
@@ -214,7 +215,10 @@ class Cluster:
         self._start_redis()
         self.env = self._app_env()
         self._flask("db", "upgrade")
-        if self.build:
+        if self.build and self.pdf_only:
+            self._log("building the PDFs the learners download (flask pdf build) ...")
+            self._flask("pdf", "build")
+        elif self.build:
             self._log("building audio and PDFs (flask content build) ...")
             self._flask("content", "build")
         self._start_worker()
@@ -433,7 +437,8 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    with Cluster(apps=args.apps, workers=args.workers, build=True) as cluster:
+    # The simulated learners download PDFs but never play audio: only the PDFs are built.
+    with Cluster(apps=args.apps, workers=args.workers, build=True, pdf_only=True) as cluster:
         if args.kill_one_after:
             victim = cluster.servers[0]
 

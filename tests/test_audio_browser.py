@@ -230,4 +230,24 @@ def test_the_course_page_plays_the_whole_course_with_its_captions(browser, serve
         "document.querySelector('[data-course-audio-player]').textTracks[0].cues[0].text"
     )
     assert first_cue == "First steps"
+    # Listening counts for the module: pausing reports what was heard of the section playing.
+    page.evaluate(
+        "(() => { const a = document.querySelector('[data-course-audio-player]');"
+        " const s = JSON.parse(document.querySelector('[data-course-module=\"first\"]')"
+        ".dataset.sections)[0]; a.currentTime = s[1] + 0.2; })()"
+    )
+    page.wait_for_function(
+        "() => { const a = document.querySelector('[data-course-audio-player]');"
+        " const s = JSON.parse(document.querySelector('[data-course-module=\"first\"]')"
+        ".dataset.sections)[0]; return a.currentTime > s[1] + 1; }"
+    )
+    with page.expect_response(
+        lambda r: r.url.endswith("/en/mini/first/progress") and r.request.method == "POST"
+    ) as sent:
+        page.evaluate("document.querySelector('[data-course-audio-player]').pause()")
+    response = sent.value
+    assert response.ok, response.text()
+    body = response.request.post_data_json
+    assert body["verb"] == "audio-progressed" and body["section"] == "channels"
+    assert 0 < body["listened"] <= body["duration"] and body["position"] <= body["duration"]
     context.close()

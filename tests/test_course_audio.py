@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 from pathlib import Path
@@ -180,6 +182,17 @@ def test_the_course_file_is_served_with_ranges_and_linked_from_the_course_page(b
     assert "data-course-audio-player" in page and "Download the whole course (MP3" in page
     assert 'src="/en/mini.vtt?v=' in page and "data-course-audio-updating" not in page
     assert "Second look" in page[page.index("data-course-audio") :]
+    # Where each section is in the file, for the listening reports (sections only, no intro).
+    first = re.search(
+        r'data-course-module="first" data-progress-url="/en/mini/first/progress" '
+        r"data-sections='([^']+)'",
+        page,
+    )
+    assert [s[0] for s in json.loads(html.unescape(first.group(1)))] == [
+        "channels",
+        "further",
+        "quiz",
+    ]
     whole = client.get(link)
     assert whole.status_code == 200 and whole.mimetype == "audio/mpeg"
     assert whole.data == course_file(app, "en").read_bytes()

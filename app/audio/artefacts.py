@@ -133,11 +133,13 @@ def audio_panel(course: Course, module: Module) -> Panel:
 
 @dataclass(frozen=True)
 class CourseModuleMark:
-    """Where one module starts in the course file."""
+    """Where one module starts in the course file, and where each of its sections is."""
 
     id: str
     title: str
     start: float  # seconds
+    # (section id, start, end) in the file, for the sections learners' progress counts
+    sections: tuple[tuple[str, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,8 @@ def course_audio(course: Course, lang: str) -> CourseAudio:
         return CourseAudio()
     recorded = [m for m in manifest.get("modules", []) if isinstance(m, dict)]
     current = []
+    # Sections a listening report may name (the introduction's chapter is not a section).
+    reportable: dict[str, set[str]] = {}
     stale = bool(whole.get("stale"))
     for entry in course.visible:
         found = course.module(entry.id, lang)
@@ -182,6 +186,7 @@ def course_audio(course: Course, lang: str) -> CourseAudio:
             continue
         module = found[0]
         current.append((module.id, module.language))
+        reportable[module.id] = {section.id for section in module.sections}
         module_manifest = artefacts.read_manifest(course.id, module.language, module.id)
         module_key = (module_manifest.get("whole") or {}).get("key")
         mark = next((m for m in recorded if m.get("id") == module.id), None)
@@ -196,7 +201,16 @@ def course_audio(course: Course, lang: str) -> CourseAudio:
         captions=artefacts.course_path(key, ".vtt").is_file(),
         stale=stale,
         modules=tuple(
-            CourseModuleMark(str(m.get("id")), str(m.get("title")), float(m.get("start") or 0))
+            CourseModuleMark(
+                str(m.get("id")),
+                str(m.get("title")),
+                float(m.get("start") or 0),
+                tuple(
+                    (str(c["id"]), float(c["start"]), float(c["end"]))
+                    for c in m.get("chapters") or []
+                    if isinstance(c, dict) and c.get("id") in reportable.get(str(m.get("id")), ())
+                ),
+            )
             for m in recorded
         ),
     )

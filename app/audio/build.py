@@ -869,6 +869,8 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
         if earlier and earlier.get("key") == key:
             modules = list(previous.get("modules") or [])
             duration = float(earlier.get("duration") or 0.0)
+            if not all(isinstance(m, dict) and "chapters" in m for m in modules):
+                modules = []  # a manifest from before section times were kept: recompute
         else:
             duration = mp3.duration(path.read_bytes())
     else:
@@ -879,6 +881,7 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
         for member in members:
             module_start = position
             ids: list[str] = []
+            sections: list[dict[str, Any]] = []
             for chapter, chapter_key_ in zip(member.chapters, member.chapter_keys, strict=True):
                 part, length = mp3.frames_and_duration(
                     store.section_path(chapter_key_, ".mp3").read_bytes()
@@ -888,6 +891,13 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
                 mark_id = f"{member.module.id}/{chapter.id}"
                 marks.append(mp3.ChapterMark(mark_id, chapter.title, position, position + length))
                 ids.append(mark_id)
+                sections.append(
+                    {
+                        "id": chapter.id,
+                        "start": round(position, 3),
+                        "end": round(position + length, 3),
+                    }
+                )
                 parts.append(part)
                 position += length
             groups.append(mp3.ChapterGroup(member.module.id, member.module.title, tuple(ids)))
@@ -899,6 +909,7 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
                     "key": member.key,
                     "start": round(module_start, 3),
                     "end": round(position, 3),
+                    "chapters": sections,
                 }
             )
         write_tagged(
@@ -914,18 +925,29 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
     if not modules:  # reused under a manifest from an older build: recompute the outline
         position = 0.0
         for member in members:
-            length = sum(float(store.read_timings(k)["duration"]) for k in member.chapter_keys)
+            module_start = position
+            sections = []
+            for chapter, chapter_key_ in zip(member.chapters, member.chapter_keys, strict=True):
+                length = float(store.read_timings(chapter_key_)["duration"])
+                sections.append(
+                    {
+                        "id": chapter.id,
+                        "start": round(position, 3),
+                        "end": round(position + length, 3),
+                    }
+                )
+                position += length
             modules.append(
                 {
                     "id": member.module.id,
                     "language": member.module.language,
                     "title": member.module.title,
                     "key": member.key,
-                    "start": round(position, 3),
-                    "end": round(position + length, 3),
+                    "start": round(module_start, 3),
+                    "end": round(position, 3),
+                    "chapters": sections,
                 }
             )
-            position += length
     captions = store.course_path(key, ".vtt")
     if not captions.is_file():
         # The course file is its sections' frames one after the other, like a module file.
