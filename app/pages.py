@@ -21,6 +21,7 @@ per-learner value cannot leak into the bytes every learner is sent.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -44,6 +45,8 @@ from flask import (
 )
 from flask_login import current_user
 from markupsafe import Markup
+
+log = logging.getLogger(__name__)
 
 # Marks a slot in captured HTML. Content cannot contain it: Markdown turns NUL into U+FFFD
 # and every other value reaching a template is escaped text that never holds a NUL.
@@ -414,7 +417,11 @@ class LearnerPages:
         user_id, learner = who
         parts = path.strip("/").split("/")
         course_id = parts[1] if len(parts) > 1 else None
-        stamp = self._stamp(user_id, learner, course_id)
+        try:
+            stamp = self._stamp(user_id, learner, course_id)
+        except Exception:  # the database away: Flask answers with its own error handling
+            log.warning("learner page stamp unreadable; answering through Flask", exc_info=True)
+            return self.app(environ, start_response)
         key = (
             environ.get("wsgi.url_scheme", ""),
             environ.get("HTTP_HOST", ""),

@@ -198,3 +198,18 @@ def test_a_content_edit_shows_after_the_recheck_interval(site: Site) -> None:
     assert "Testo uno." in ada.get(PAGE).text
     site.now[0] += 2
     assert "Testo rivisto." in ada.get(PAGE).text
+
+
+def test_an_unreadable_stamp_leaves_the_page_to_flask(site: Site) -> None:
+    """If the learner's rows cannot be read up front, Flask answers as it would anyway."""
+    ada = learner(site, "ada@example.org")
+    learner_pages = site.app.wsgi_app.app  # type: ignore[attr-defined]
+
+    def unreadable(*_args: object) -> object:
+        raise OSError("disk I/O error")
+
+    learner_pages.read_stamp = unreadable
+    calls = site.flask_side.calls
+    page = ada.get(PAGE)
+    assert page.status_code == 200 and "/it/logout" in page.text
+    assert site.flask_side.calls == calls + 1
