@@ -82,17 +82,31 @@ def folder_stamp(path: os.PathLike[str] | str) -> int:
 
 
 def reading_seconds_of(module: Module) -> dict[str, int]:
-    """Seconds each section must stay on screen to count as read, by the site's reading rule."""
+    """Seconds each section must stay on screen to count as read, by the site's reading rule.
+
+    Counted once per loaded module (a module of a catalogue never changes; an edit loads a new
+    one) and rule: counting every section's words was a tenth of a signed-in page's time.
+    """
     config = current_app.config
-    return {
-        section.id: reading_seconds(
-            words_in(section.html),
-            float(config["READ_WORDS_PER_MINUTE"]),
-            float(config["READ_SHARE"]),
-            float(config["READ_SECONDS"]),
-        )
-        for section in module.sections
+    rule = (
+        float(config["READ_WORDS_PER_MINUTE"]),
+        float(config["READ_SHARE"]),
+        float(config["READ_SECONDS"]),
+    )
+    memo: dict[int, tuple[Module, tuple[float, ...], dict[str, int]]] = (
+        current_app.extensions.setdefault("academy.reading_seconds", {})
+    )
+    kept = memo.get(id(module))
+    # The entry holds the module itself, so its id cannot be reused while the entry exists.
+    if kept is not None and kept[0] is module and kept[1] == rule:
+        return kept[2]
+    seconds = {
+        section.id: reading_seconds(words_in(section.html), *rule) for section in module.sections
     }
+    if len(memo) > 1024:  # modules of catalogues replaced by edits: let them go
+        memo.clear()
+    memo[id(module)] = (module, rule, seconds)
+    return seconds
 
 
 def current_learner(create: bool = False) -> str | None:
