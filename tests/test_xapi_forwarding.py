@@ -236,6 +236,9 @@ def test_every_statement_reaches_the_other_instance_exactly_once_across_a_restar
             for second in range(8):  # the receiver is up
                 learner.listen(second)
             wait_for("the first statements", lambda: len(receiver.received_ids()) == 8)
+            # The receiver can hold them before the sender has recorded its answer: stopping it
+            # then would leave those 8 waiting too (seen once at load 10).
+            wait_for("the first statements delivered", lambda: sender.outbox()[0] == 0)
 
             receiver.stop()  # the LRS goes down mid-run
             for second in range(8, 20):
