@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -199,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             with gunicorn("wsgi:app", env, tmp, workers=args.workers or None) as base:
                 sent = run_locust(base, args, out, plan_file)
             logs = list(tmp.glob("*.log"))
+            for log in logs:  # the server's error log goes with the report: the 500s are in it
+                shutil.copyfile(log, out / f"server-{log.name}")
             p95, errors, locked = report(out, logs)
             stored_ok = count_stored(env["ACADEMY_DATABASE_URL"], sent)
     print(

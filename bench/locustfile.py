@@ -58,7 +58,7 @@ class Learner(FastHttpUser):
             if response.status_code == 200:
                 SENT[verb] += 1
             else:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                response.failure(f"{response.status_code}: {(response.text or '')[:200]}")
 
     @task(6)
     def read_section(self) -> None:
