@@ -881,7 +881,7 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
         for member in members:
             module_start = position
             ids: list[str] = []
-            sections: list[dict[str, Any]] = []
+            lengths: list[float] = []
             for chapter, chapter_key_ in zip(member.chapters, member.chapter_keys, strict=True):
                 part, length = mp3.frames_and_duration(
                     store.section_path(chapter_key_, ".mp3").read_bytes()
@@ -891,27 +891,11 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
                 mark_id = f"{member.module.id}/{chapter.id}"
                 marks.append(mp3.ChapterMark(mark_id, chapter.title, position, position + length))
                 ids.append(mark_id)
-                sections.append(
-                    {
-                        "id": chapter.id,
-                        "start": round(position, 3),
-                        "end": round(position + length, 3),
-                    }
-                )
+                lengths.append(length)
                 parts.append(part)
                 position += length
             groups.append(mp3.ChapterGroup(member.module.id, member.module.title, tuple(ids)))
-            modules.append(
-                {
-                    "id": member.module.id,
-                    "language": member.module.language,
-                    "title": member.module.title,
-                    "key": member.key,
-                    "start": round(module_start, 3),
-                    "end": round(position, 3),
-                    "chapters": sections,
-                }
-            )
+            modules.append(_module_outline(member, module_start, lengths))
         write_tagged(
             path,
             b"".join(parts),  # the sections' frames, tags already left out
@@ -925,29 +909,10 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
     if not modules:  # reused under a manifest from an older build: recompute the outline
         position = 0.0
         for member in members:
-            module_start = position
-            sections = []
-            for chapter, chapter_key_ in zip(member.chapters, member.chapter_keys, strict=True):
-                length = float(store.read_timings(chapter_key_)["duration"])
-                sections.append(
-                    {
-                        "id": chapter.id,
-                        "start": round(position, 3),
-                        "end": round(position + length, 3),
-                    }
-                )
+            lengths = [float(store.read_timings(k)["duration"]) for k in member.chapter_keys]
+            modules.append(_module_outline(member, position, lengths))
+            for length in lengths:  # added one by one, as the build adds them
                 position += length
-            modules.append(
-                {
-                    "id": member.module.id,
-                    "language": member.module.language,
-                    "title": member.module.title,
-                    "key": member.key,
-                    "start": round(module_start, 3),
-                    "end": round(position, 3),
-                    "chapters": sections,
-                }
-            )
     captions = store.course_path(key, ".vtt")
     if not captions.is_file():
         # The course file is its sections' frames one after the other, like a module file.
@@ -969,6 +934,26 @@ def build_course_file(store: Store, course: Course, language: str) -> CourseOutc
     )
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _module_outline(member: _Member, start: float, lengths: Sequence[float]) -> dict[str, Any]:
+    """A module's entry in the course manifest: where it and each of its sections start and end."""
+    sections: list[dict[str, Any]] = []
+    position = start
+    for chapter, length in zip(member.chapters, lengths, strict=True):
+        sections.append(
+            {"id": chapter.id, "start": round(position, 3), "end": round(position + length, 3)}
+        )
+        position += length
+    return {
+        "id": member.module.id,
+        "language": member.module.language,
+        "title": member.module.title,
+        "key": member.key,
+        "start": round(start, 3),
+        "end": round(position, 3),
+        "chapters": sections,
+    }
 
 
 def _write_course_manifest(store: Store, previous: dict[str, Any], data: dict[str, Any]) -> None:
