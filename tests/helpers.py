@@ -90,3 +90,15 @@ def signed_in(app, email: str) -> FlaskClient:
         session["_user_id"] = user_id
         session["_fresh"] = True
     return client
+
+
+class Counting:
+    """A WSGI app wrapped to count the requests that reach it (behind a page-answering layer)."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner = inner
+        self.calls = 0
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.inner(environ, start_response)

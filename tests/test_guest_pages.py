@@ -10,21 +10,9 @@ from flask import Flask
 from app.content.catalog import EXTENSION_KEY as CONTENT_KEY
 from app.pages import GuestPages
 from tests.conftest import make_app
-from tests.helpers import register, write_mini_course
+from tests.helpers import Counting, register, write_mini_course
 
 PAGE = "/it/mini/one/"
-
-
-class Counting:
-    """The WSGI app behind GuestPages, counting the requests that reach Flask."""
-
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
-        self.inner = inner
-        self.calls = 0
-
-    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        return self.inner(environ, start_response)
 
 
 @pytest.fixture

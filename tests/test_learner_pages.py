@@ -23,24 +23,12 @@ from app.extensions import db
 from app.pages import LearnerPages
 from tests.conftest import ClosingClient, make_app
 from tests.fixture_course import write_course
-from tests.helpers import register
+from tests.helpers import Counting, register
 
 pytestmark = pytest.mark.db
 
 PAGE = "/it/demo/m1/"
 COURSE = "/it/demo/"
-
-
-class Counting:
-    """The WSGI app behind LearnerPages, counting the requests that reach Flask."""
-
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
-        self.inner = inner
-        self.calls = 0
-
-    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        return self.inner(environ, start_response)
 
 
 @dataclass
