@@ -424,6 +424,36 @@ def test_the_service_stores_a_token_once(mini_app: Flask) -> None:
         assert attempt.duration_seconds == 95
 
 
+def test_the_service_returns_the_attempt_as_stored_and_stores_it_once(mini_app: Flask) -> None:
+    module = module_of(mini_app, "mini", "kinds")
+    with mini_app.test_request_context():
+        course = catalogue().course("mini")
+        state = services.new_state(module, seed=5)
+        answers = {"single": "b", "tf": "true"}
+        attempt, stored = services.submit("g:y", course, module, "it", state, answers)
+        db.session.commit()
+        # The returned attempt is the row: same id and values, and committing again (or
+        # flushing other work) never inserts it a second time.
+        db.session.commit()
+        row = db.session.get(QuizAttempt, attempt.id)
+        assert stored and row is not None
+        assert (row.token, row.learner, row.language, row.answers, row.question_order) == (
+            state.token,
+            "g:y",
+            "en",
+            answers,
+            state.order,
+        )
+        assert (row.score, row.scores, row.passed, row.pass_mark) == (
+            attempt.score,
+            attempt.scores,
+            attempt.passed,
+            75,
+        )
+        assert row.submitted_at == attempt.submitted_at and 0 < row.score < 1
+        assert count(mini_app, QuizAttempt) == 1
+
+
 # --- refused forms ----------------------------------------------------------------------------
 
 
