@@ -571,7 +571,7 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/csrf-token")
 def csrf_token() -> Response:
-    """A CSRF token for this session (starting one), for a cached page's script to post with."""
+    """A CSRF token for this session (starting one, with a guest's key), for a page's script."""
     from flask_wtf.csrf import generate_csrf
 
     response = jsonify(token=generate_csrf())

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, text
 
-from bench.server import BIN, ROOT, app_env, gunicorn, migrate
+from bench.server import BIN, ROOT, app_env, free_port, gunicorn, migrate
 
 CONTENT = ROOT / "content"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -187,17 +187,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="academy-load-") as tmp_name:
             tmp = Path(tmp_name)
-            env = app_env(tmp, CONTENT, ACADEMY_QUEUE_URL=f"sqlite:///{tmp / 'queue.sqlite3'}")
+            # The site's address is part of each PDF (its links): built for another address,
+            # every PDF would be rebuilt by the queue during the run, on the same two cores.
+            port = free_port()
+            env = app_env(
+                tmp,
+                CONTENT,
+                ACADEMY_QUEUE_URL=f"sqlite:///{tmp / 'queue.sqlite3'}",
+                ACADEMY_BASE_URL=f"http://127.0.0.1:{port}/",
+            )
             migrate(env)
             print("load: building the PDFs the learners download ...", flush=True)
             subprocess.run(
                 [str(BIN / "flask"), "pdf", "build"],
                 cwd=ROOT,
-                env={"ACADEMY_BASE_URL": "http://127.0.0.1/", **env},
+                env=env,
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-            with gunicorn("wsgi:app", env, tmp, workers=args.workers or None) as base:
+            with gunicorn("wsgi:app", env, tmp, workers=args.workers or None, port=port) as base:
                 sent = run_locust(base, args, out, plan_file)
             logs = list(tmp.glob("*.log"))
             for log in logs:  # the server's error log goes with the report: the 500s are in it

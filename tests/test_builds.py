@@ -16,6 +16,7 @@ from app.audio.engines import GttsEngine
 from app.audio.store import Store
 from app.builds import changed_versions, rebuild_audio, snapshot
 from app.content.loader import load_catalogue
+from app.pdf import views as pdf_views
 from tests.pdf_tools import pdf_pages_text
 from tests.test_audio import MODULE_EN, audio_app, manifest
 from tests.test_audio_gtts import PATH, FakeGoogle, speech_mp3
@@ -128,6 +129,37 @@ def test_while_a_pdf_is_rebuilt_the_previous_one_is_served(tmp_path: Path) -> No
     assert "X-Academy-Updating" not in fresh.headers and fresh_data != first_data
     (tmp_path / "fresh.pdf").write_bytes(fresh_data)
     assert "Early steps" in " ".join(pdf_pages_text(tmp_path / "fresh.pdf"))
+
+
+@pytest.mark.pdf
+def test_a_download_racing_the_rebuild_gets_the_new_pdf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The queue worker finishes the rebuild, and removes the old file, between the request
+    # finding the old PDF and opening it: the learner gets the new one, not a 500.
+    app = audio_app(tmp_path, TTS_ENGINES="espeak-ng", BASE_URL="http://localhost/")
+    client = app.test_client()
+    client.get("/en/mini/first.pdf").close()
+    source = tmp_path / "content" / "mini" / "01-first" / "en.md"
+    source.write_text(MODULE_EN.replace("First steps", "Early steps"), encoding="utf-8")
+    real_send = pdf_views.send_artefact
+    opened: list[Path] = []
+
+    def rebuild_then_send(path: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not opened:  # the first lookup found the old file; the rebuild it queued runs now
+            with tasks.running_worker(app):
+                tasks.wait_idle(app, timeout=60)
+        opened.append(path)
+        return real_send(path, *args, **kwargs)
+
+    monkeypatch.setattr(pdf_views, "send_artefact", rebuild_then_send)
+    response = client.get("/en/mini/first.pdf")
+    data = response.get_data()
+    response.close()
+    assert response.status_code == 200 and "X-Academy-Updating" not in response.headers
+    assert len(opened) == 2 and not opened[0].exists() and opened[1].exists()
+    (tmp_path / "got.pdf").write_bytes(data)
+    assert "Early steps" in " ".join(pdf_pages_text(tmp_path / "got.pdf"))
 
 
 @pytest.mark.audio

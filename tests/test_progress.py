@@ -366,3 +366,168 @@ def test_pdf_downloads_are_recorded_once_per_full_download(tmp_path: Path) -> No
             ("downloaded", "mini/one", "pdf"),
             ("downloaded", "mini", "pdf"),
         ]
+
+
+# --- the beacon's answer, repeated ids, two instances -----------------------------------------
+
+SECTIONS = ("words", "models", "approaches", "experience", "chains")
+
+
+def learner_of(app: Flask, email: str) -> str:
+    """The learner key of an account."""
+    from app.accounts.models import User
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        assert user is not None
+        return str(user.learner_key)
+
+
+def statuses(app: Flask, learner: str) -> dict[str, queries.ModuleStatus]:
+    """The learner's module statuses as the pages read them, in a fresh transaction."""
+    with app.test_request_context():
+        return queries.module_statuses(learner, catalogue().course("trial"), "en")
+
+
+def test_each_beacon_answers_what_the_pages_then_read_up_to_completion(app: Flask) -> None:
+    client = app.test_client()
+    register(client, "ada@example.org")
+    learner = learner_of(app, "ada@example.org")
+    with app.test_request_context():
+        course = catalogue().course("trial")
+        module, _ = course.module("first-steps", "en")
+        statements.record(learner, course, module, "passed", result={"score": 1.0}, language="en")
+        db.session.commit()
+    token = csrf_from(client, "/en/")
+    for n, section in enumerate(SECTIONS, 1):
+        if n % 2:
+            payload = {"verb": "section-read", "section": section, "seconds": 600}
+        else:
+            payload = {"verb": "audio-progressed", "section": section, "position": 100,
+                       "listened": 100, "duration": 100}  # fmt: skip
+        answer = beacon(client, URL, payload, token).get_json()
+        status = statuses(app, learner)["first-steps"]
+        assert answer == {
+            "read": sorted(status.read),
+            "total": 5,
+            "completed": status.completed_at is not None,
+        }
+        assert len(answer["read"]) == n
+    assert answer["completed"] is True  # the last section read with the quiz passed
+    with app.app_context():
+        done = db.session.scalars(select(Statement.module_id).where(Statement.verb == "completed"))
+        assert list(done) == ["first-steps"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"verb": "section-read", "section": "experience", "seconds": 600},
+        {
+            "verb": "audio-progressed",
+            "section": "experience",
+            "position": 30,
+            "listened": 30,
+            "duration": 600,
+        },
+    ],  # fmt: skip
+    ids=["read", "audio"],
+)
+def test_a_beacon_sent_again_is_stored_once_and_answered_the_same(app: Flask, payload) -> None:
+    import uuid
+
+    client = app.test_client()
+    token = csrf_from(client, "/en/")
+    sent = {**payload, "id": str(uuid.uuid4())}
+    first = beacon(client, URL, sent, token)
+    assert first.status_code == 200
+    for _ in range(2):
+        again = beacon(client, URL, sent, token)
+        assert (again.status_code, again.get_json()) == (200, first.get_json())
+    # A copy in another form of the same UUID is the same id.
+    upper = beacon(client, URL, {**sent, "id": sent["id"].upper()}, token)
+    assert (upper.status_code, upper.get_json()) == (200, first.get_json())
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Statement.id))) == 1
+        row = db.session.scalar(select(ModuleProgress))
+        assert row.statements == 1
+        if payload["verb"] == "audio-progressed":
+            assert row.audio_listened == {"experience": 30.0}  # not 60 or 90
+    # The same id from another learner, or for another section, is refused and changes nothing.
+    other = app.test_client()
+    refused = beacon(other, URL, sent, csrf_from(other, "/en/"))
+    assert refused.status_code == 400
+    assert beacon(client, URL, {**sent, "section": "chains"}, token).status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Statement.id))) == 1
+        assert db.session.scalar(select(func.count(ModuleProgress.id))) == 1
+        assert db.session.scalar(select(ModuleProgress.statements)) == 1
+
+
+def test_beacons_at_once_on_two_instances_of_one_database_lose_nothing(tmp_path: Path) -> None:
+    """One learner on two devices, each served by its own app (engine, pool) on one database.
+
+    The first beacons of a module arrive together (its summary row created by one of them),
+    and every event reaches both instances at once under its id (a retry that overtook the
+    first copy): each is stored once.
+    """
+    import threading
+    import uuid
+
+    instances = [make_app(tmp_path, CONTENT), make_app(tmp_path, CONTENT)]
+    devices = [instance.test_client() for instance in instances]
+    register(devices[0], "ada@example.org")
+    login(devices[1], "ada@example.org")
+    learner = learner_of(instances[0], "ada@example.org")
+    tokens = [csrf_from(device, "/en/") for device in devices]
+    events = []
+    for n in range(24):
+        section = SECTIONS[n % len(SECTIONS)]
+        if n % 2:
+            payload = {"verb": "section-read", "section": section, "seconds": 600}
+        else:
+            payload = {"verb": "audio-progressed", "section": section, "position": 10.0,
+                       "listened": 7.0, "duration": 600}  # fmt: skip
+        events.append({**payload, "id": str(uuid.uuid4())})
+    THREADS = 8
+    barrier = threading.Barrier(THREADS)
+    answers: list[int] = []
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        # Each thread its own client (a client's cookie jar is not shared between threads),
+        # carrying its device's session cookie.
+        which = n % 2
+        device = instances[which].test_client()
+        cookie = devices[which].get_cookie("session")
+        assert cookie is not None
+        device.set_cookie("session", cookie.value, domain=cookie.domain)
+        # Threads 2k and 2k+1 send the same events, one to each instance.
+        mine = [e for i, e in enumerate(events) if i % (THREADS // 2) == n // 2]
+        try:
+            barrier.wait()
+            for payload in mine:
+                answers.append(beacon(device, URL, payload, tokens[which]).status_code)
+        except BaseException as exc:  # noqa: BLE001  (reported by the test)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert answers == [200] * 48
+    distinct = {e["id"] for e in events}
+    with instances[1].app_context():
+        stored = db.session.scalars(
+            select(Statement.uuid).where(Statement.verb != "completed")
+        ).all()
+        assert sorted(stored) == sorted(distinct)
+        row = db.session.scalar(select(ModuleProgress).where(ModuleProgress.learner == learner))
+        rebuilt = statements.rebuild(learner, "trial", "first-steps")
+        assert row.statements == rebuilt.statements == len(distinct)
+        assert sorted(row.sections_read) == sorted(rebuilt.sections_read)
+        assert row.audio_listened == rebuilt.audio_listened
+        audio = sum(1 for e in events if "listened" in e)
+        assert sum(row.audio_listened.values()) == pytest.approx(7.0 * audio)

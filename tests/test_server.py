@@ -154,6 +154,8 @@ def test_access_log_uses_the_documented_format(server: Server) -> None:
 def test_error_log_uses_the_documented_format(server: Server) -> None:
     lines = server.error_log.read_text().splitlines()
     assert any("Booting worker" in line for line in lines)
+    # Threaded workers by default: see deploy/gunicorn.conf.py for why not sync.
+    assert any("Using worker: gthread" in line for line in lines), lines
     assert all(ERROR_LINE.match(line) for line in lines), lines
 
 

@@ -404,15 +404,19 @@ def latest_artefact(
     """
     name = module_id or "_course"
     folder = (media_dir or _media_dir()) / "pdf" / course_id
-    candidates = sorted(folder.glob(f"{name}.{lang}.*.pdf"), key=lambda p: p.stat().st_mtime)
-    if not candidates:
+    built: list[tuple[float, int, Path]] = []
+    for candidate in folder.glob(f"{name}.{lang}.*.pdf"):
+        try:
+            stat = candidate.stat()
+        except FileNotFoundError:
+            continue  # superseded and removed by a build since the glob listed it
+        built.append((stat.st_mtime, stat.st_size, candidate))
+    if not built:
         return None
-    path = candidates[-1]
+    _, size, path = max(built)
     pages = None
     try:
         pages = int(json.loads(path.with_suffix(".json").read_text("utf-8"))["pages"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    return Artefact(
-        path=path, key=path.stem.rsplit(".", 1)[-1], size=path.stat().st_size, pages=pages
-    )
+    return Artefact(path=path, key=path.stem.rsplit(".", 1)[-1], size=size, pages=pages)

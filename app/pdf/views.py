@@ -59,6 +59,17 @@ def _send(job: PdfJob) -> tuple[Response, Path]:
     X-Academy-Updating header) and a rebuild is queued; only a PDF never built before is
     rendered in the request.
     """
+    # A rebuild removes the version it replaces: one found a moment ago may be gone when it is
+    # opened. The new one is written before the old is removed, so looking again finds it.
+    for _ in range(2):
+        try:
+            return _send_once(job)
+        except FileNotFoundError:
+            continue
+    return _send_once(job)
+
+
+def _send_once(job: PdfJob) -> tuple[Response, Path]:
     artefact = find_artefact(job)
     updating = False
     if artefact is None:

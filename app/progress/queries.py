@@ -12,10 +12,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.content.model import Course
+from app.content.model import Course, Module
 from app.extensions import db
 from app.progress.identity import account_id
 from app.progress.models import CourseCompletion, ModuleProgress
+from app.progress.rules import Summary
 
 
 @dataclass(frozen=True)
@@ -58,22 +59,26 @@ def module_statuses(learner: str | None, course: Course, language: str) -> dict[
     statuses: dict[str, ModuleStatus] = {}
     for row in rows:
         found = course.module(row.module_id, language)
-        if found is None:
-            continue
-        current = {s.id for s in found[0].reading_sections}
-        statuses[row.module_id] = ModuleStatus(
-            module_id=row.module_id,
-            read=frozenset(s for s in row.sections_read or [] if s in current),
-            total=len(current),
-            best_score=row.best_score,
-            quiz_passed=row.quiz_passed,
-            completed_at=row.completed_at,
-            last_section=row.last_section,
-            last_audio_section=row.last_audio_section,
-            last_audio_position=row.last_audio_position,
-            last_activity=row.last_activity,
-        )
+        if found is not None:
+            statuses[row.module_id] = module_status(found[0], row)
     return statuses
+
+
+def module_status(module: Module, summary: ModuleProgress | Summary) -> ModuleStatus:
+    """A learner's progress in a module from their summary (a stored row or a fresh one)."""
+    current = {s.id for s in module.reading_sections}
+    return ModuleStatus(
+        module_id=module.id,
+        read=frozenset(s for s in summary.sections_read or [] if s in current),
+        total=len(current),
+        best_score=summary.best_score,
+        quiz_passed=summary.quiz_passed,
+        completed_at=summary.completed_at,
+        last_section=summary.last_section,
+        last_audio_section=summary.last_audio_section,
+        last_audio_position=summary.last_audio_position,
+        last_activity=summary.last_activity,
+    )
 
 
 def resume_point(statuses: dict[str, ModuleStatus]) -> ModuleStatus | None:

@@ -2,19 +2,29 @@
 
 Every write locks the learner's summary row for the module (BEGIN IMMEDIATE on SQLite,
 SELECT ... FOR UPDATE on PostgreSQL), stores the statement, folds it into the summary with
-the pure rules, and flushes; the request commits once.
+the pure rules, and writes the summary back; the request commits once.
+
+`record` is on every progress beacon (two requests in three under load), so it speaks Core,
+not the ORM: prebuilt statements (SQLAlchemy caches each one's compiled form), three of them
+for a new statement (the locked row, the statement, the summary), no unit of work and no
+objects. Statements inserted here are handed to `STORED_HOOKS` (xAPI forwarding queues them
+in the same transaction), since the ORM's flush events never see them.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import utcnow
 from app.content.model import Course, Module
@@ -49,17 +59,86 @@ def shape(module: Module) -> ModuleShape:
     )
 
 
-def _event(statement: Statement) -> Event:
-    return Event(
-        verb=statement.verb,
-        section_id=statement.section_id,
-        result=statement.result,
-        context=statement.context or {},
-        timestamp=statement.timestamp,
+_STATEMENTS = cast(Table, Statement.__table__)
+_SUMMARIES = cast(Table, ModuleProgress.__table__)
+
+#: Hooks called as hook(session, statement uuids) for the statements inserted here, in the
+#: inserting transaction. Registered once at start-up (app.xapi.outbox), only read afterwards.
+STORED_HOOKS: list[Callable[[Session, list[str]], None]] = []
+
+#: The summary columns a `Summary` is read from, after the row's id.
+_SUMMARY_COLUMNS = (
+    "sections_read",
+    "audio_listened",
+    "best_score",
+    "quiz_passed",
+    "completed_at",
+    "last_section",
+    "last_audio_section",
+    "last_audio_position",
+    "last_language",
+    "last_activity",
+    "statements",
+    "pdf_downloads",
+)
+_ROW_KEY = (
+    _SUMMARIES.c.learner == bindparam("learner"),
+    _SUMMARIES.c.course_id == bindparam("course_id"),
+    _SUMMARIES.c.module_id == bindparam("module_id"),
+)
+# Built once: SQLAlchemy keeps each one's compiled SQL, so a beacon compiles nothing.
+_SELECT_ROW = (
+    select(_SUMMARIES.c.id, *(_SUMMARIES.c[name] for name in _SUMMARY_COLUMNS))
+    .where(*_ROW_KEY)
+    .with_for_update()
+)
+_UPDATE_ROW = update(_SUMMARIES).where(_SUMMARIES.c.id == bindparam("row_id"))
+_EARLIER = select(
+    _STATEMENTS.c.learner, _STATEMENTS.c.verb, _STATEMENTS.c.module_id, _STATEMENTS.c.section_id
+).where(_STATEMENTS.c.uuid == bindparam("uuid"))
+_NEW_ROW = {
+    "sections_read": [],
+    "audio_listened": {},
+    "quiz_passed": False,
+    "statements": 0,
+    "pdf_downloads": 0,
+    "audio_seconds": 0.0,
+}
+# Per dialect: (insert a summary row unless there is one, insert a statement unless its id is
+# taken). A taken id inserts nothing instead of failing, so no savepoint is needed around it.
+_INSERTS = {
+    name: (
+        insert(_SUMMARIES).on_conflict_do_nothing(
+            index_elements=["learner", "course_id", "module_id"]
+        ),
+        # RETURNING says whether it went in (psycopg's rowcount is -1 here).
+        insert(_STATEMENTS)
+        .on_conflict_do_nothing(index_elements=["uuid"])
+        .returning(_STATEMENTS.c.id),
     )
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
-def _summary_of(row: ModuleProgress) -> Summary:
+class Recorded(NamedTuple):
+    """What `record` stored: the statement's id and the learner's summary of the module.
+
+    The summary is the one stored when `record` returned; a later `record` about the same
+    module in the same transaction folds its statement into this same object.
+    """
+
+    statement_id: str
+    summary: Summary
+
+
+class _Held(NamedTuple):
+    """A summary row this transaction locked and wrote through `record`, as it stands."""
+
+    row_id: int
+    summary: Summary
+
+
+def _summary_of(row: Any) -> Summary:
     return Summary(
         sections_read=list(row.sections_read or []),
         audio_listened=dict(row.audio_listened or {}),
@@ -76,70 +155,73 @@ def _summary_of(row: ModuleProgress) -> Summary:
     )
 
 
+def _summary_values(summary: Summary) -> dict[str, Any]:
+    """A summary as the row's column values."""
+    return {
+        # New list/dict objects so SQLAlchemy sees the ORM's JSON columns change.
+        "sections_read": list(summary.sections_read),
+        "audio_listened": dict(summary.audio_listened),
+        "best_score": summary.best_score,
+        "quiz_passed": summary.quiz_passed,
+        "completed_at": summary.completed_at,
+        "last_section": summary.last_section,
+        "last_audio_section": summary.last_audio_section,
+        "last_audio_position": summary.last_audio_position,
+        "last_language": summary.last_language,
+        "last_activity": summary.last_activity,
+        "statements": summary.statements,
+        "pdf_downloads": summary.pdf_downloads,
+        "audio_seconds": round(sum(summary.audio_listened.values()), 3),
+    }
+
+
 def store_summary(row: ModuleProgress, summary: Summary) -> None:
     """Write a summary back into the learner's row for the module."""
-    # New list/dict objects so SQLAlchemy sees the JSON columns change.
-    row.sections_read = list(summary.sections_read)
-    row.audio_listened = dict(summary.audio_listened)
-    row.best_score = summary.best_score
-    row.quiz_passed = summary.quiz_passed
-    row.completed_at = summary.completed_at
-    row.last_section = summary.last_section
-    row.last_audio_section = summary.last_audio_section
-    row.last_audio_position = summary.last_audio_position
-    row.last_language = summary.last_language
-    row.last_activity = summary.last_activity
-    row.statements = summary.statements
-    row.pdf_downloads = summary.pdf_downloads
-    row.audio_seconds = round(sum(summary.audio_listened.values()), 3)
+    for name, value in _summary_values(summary).items():
+        setattr(row, name, value)
 
 
-#: session.info key: the summary rows this session's transaction has locked already.
+#: session.info key: the summary rows this session's transaction has locked already, by
+#: (learner, course, module): (transaction, ORM row from `locked_row` or `_Held` from `record`).
 _LOCKED = "academy.locked_rows"
+
+
+def _held_rows(session: Session) -> tuple[Any, dict[tuple[str, str, str], tuple[Any, Any]]]:
+    """This session's transaction and its map of locked rows (those of ended ones dropped)."""
+    transaction = session.get_transaction()
+    held: dict[tuple[str, str, str], tuple[Any, Any]] = session.info.setdefault(_LOCKED, {})
+    if any(t is not transaction for t, _ in held.values()):
+        for other in [k for k, (t, _) in held.items() if t is not transaction]:
+            del held[other]
+    return transaction, held
 
 
 def locked_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
     """The learner's summary row for a module, created if missing, locked until commit.
 
-    Asked again in the same transaction (a quiz records "attempted" then "passed"), the row
-    this transaction locked and changed is returned as it is: nobody else can have written it
+    Asked again in the same transaction (a guest's modules adopted one by one), the row this
+    transaction locked and changed is returned as it is: nobody else can have written it
     since, so reading it again would be two more statements for nothing.
     """
-    transaction = db.session().get_transaction()
-    held: dict[tuple[str, str, str], tuple[object, ModuleProgress]] = db.session.info.setdefault(
-        _LOCKED, {}
-    )
+    session = db.session()
+    transaction, held = _held_rows(session)
     key = (learner, course_id, module_id)
     kept = held.get(key)
-    if kept is not None and transaction is not None and kept[0] is transaction:
-        if kept[1] in db.session:  # not deleted by a bulk DELETE meanwhile
+    if kept is not None and kept[0] is transaction and isinstance(kept[1], ModuleProgress):
+        if kept[1] in session:  # not deleted by a bulk DELETE meanwhile
             return kept[1]
     row = _lock_row(learner, course_id, module_id)
-    for other in [k for k, (t, _) in held.items() if t is not transaction]:
-        del held[other]  # rows of transactions that have ended
-    held[key] = (db.session().get_transaction(), row)
+    held[key] = (session.get_transaction(), row)
     return row
 
 
 def _lock_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
     """Create the summary row if missing, then read it under a lock, fresh from the database."""
     dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     db.session.execute(
-        insert(ModuleProgress)
-        .values(
-            learner=learner,
-            course_id=course_id,
-            module_id=module_id,
-            sections_read=[],
-            audio_listened={},
-            quiz_passed=False,
-            statements=0,
-            pdf_downloads=0,
-            audio_seconds=0.0,
-        )
-        .on_conflict_do_nothing(index_elements=["learner", "course_id", "module_id"])
-    )
+        _INSERTS[dialect][0].values(learner=learner, course_id=course_id, module_id=module_id,
+                                    **_NEW_ROW)
+    )  # fmt: skip
     return db.session.execute(
         select(ModuleProgress)
         .where(
@@ -152,7 +234,38 @@ def _lock_row(learner: str, course_id: str, module_id: str) -> ModuleProgress:
     ).scalar_one()
 
 
-def _new_statement(
+def _locked_summary(session: Session, connection: Connection, key: tuple[str, str, str]) -> _Held:
+    """The summary row `key` names (learner, course, module), created if missing, locked.
+
+    The row is read once per transaction: `record` keeps what it wrote (see `_LOCKED`).
+    """
+    transaction, held = _held_rows(session)
+    kept = held.get(key)
+    if kept is not None and kept[0] is transaction and isinstance(kept[1], _Held):
+        return kept[1]
+    params = {"learner": key[0], "course_id": key[1], "module_id": key[2]}
+    found = connection.execute(_SELECT_ROW, params).first()
+    if found is None:
+        # Missing: create it (or find it created by a concurrent request), then lock it.
+        connection.execute(_INSERTS[connection.dialect.name][0], {**params, **_NEW_ROW})
+        found = connection.execute(_SELECT_ROW, params).one()
+    row = _Held(found.id, _summary_of(found))
+    held[key] = (transaction, row)
+    return row
+
+
+def _write_summary(session: Session, connection: Connection, row: _Held) -> None:
+    """Store a locked row's summary; a copy of the row the ORM holds is read again when used."""
+    connection.execute(_UPDATE_ROW, {"row_id": row.row_id, **_summary_values(row.summary)})
+    loaded = session.identity_map.get(identity_key(ModuleProgress, (row.row_id,)))
+    if loaded is not None:
+        session.expire(loaded)
+
+
+def _insert_statement(
+    session: Session,
+    connection: Connection,
+    statement_id: str,
     learner: str,
     verb: str,
     course_id: str,
@@ -161,21 +274,28 @@ def _new_statement(
     result: dict[str, Any] | None,
     context: dict[str, Any],
     timestamp: datetime,
-) -> Statement:
-    statement = Statement(
-        uuid=str(uuid.uuid4()),
-        learner=learner,
-        verb=verb,
-        object_id=object_id(course_id, module_id, section_id),
-        course_id=course_id,
-        module_id=module_id,
-        section_id=section_id,
-        result=result,
-        context=context,
-        timestamp=timestamp,
+) -> bool:
+    """Store one statement; False (and nothing stored) when its id is taken already."""
+    inserted = connection.execute(
+        _INSERTS[connection.dialect.name][1],
+        {
+            "uuid": statement_id,
+            "learner": learner,
+            "verb": verb,
+            "object_id": object_id(course_id, module_id, section_id),
+            "course_id": course_id,
+            "module_id": module_id,
+            "section_id": section_id,
+            "result": result,
+            "context": context,
+            "timestamp": timestamp,
+        },
     )
-    db.session.add(statement)
-    return statement
+    if inserted.scalar() is None:
+        return False
+    for hook in STORED_HOOKS:
+        hook(session, [statement_id])
+    return True
 
 
 @writes
@@ -191,7 +311,7 @@ def record(
     channel: str = "web",
     statement_id: str | None = None,
     timestamp: datetime | None = None,
-) -> Statement:
+) -> Recorded:
     """Store one statement about a module and bring the learner's summary up to date.
 
     :param learner: learner key (`app.web.current_learner` in a request).
@@ -202,6 +322,7 @@ def record(
     :param statement_id: the id the client gave the event (a UUID): an event sent again (an
         offline queue flushed twice, a retry after a lost answer) is stored once.
     :param timestamp: when the event happened, if before now (an event queued offline).
+    :returns: the statement's id and the learner's summary of the module, as stored.
     :raises ProgressError: for an unknown verb, channel or section, or an id already used by
         another learner or for another event.
     """
@@ -212,34 +333,48 @@ def record(
     if section_id is not None and module.section(section_id) is None:
         raise ProgressError(f"module {module.id!r} has no section {section_id!r}")
 
-    row = locked_row(learner, course.id, module.id)
-    if statement_id is not None:
-        # Checked under the learner's row lock: two copies sent at once are serialised here.
-        earlier = db.session.scalar(select(Statement).where(Statement.uuid == statement_id))
-        if earlier is not None:
-            same = (earlier.learner, earlier.verb, earlier.module_id, earlier.section_id) == (
-                learner,
-                verb,
-                module.id,
-                section_id,
-            )
-            if not same:
-                raise ProgressError("this statement id is already used")
-            return earlier
+    session = db.session()
+    session.flush()  # what the ORM changed in this transaction first: Core does not autoflush
+    connection = session.connection()
+    row = _locked_summary(session, connection, (learner, course.id, module.id))
     now = utcnow()
     if timestamp is not None and timestamp < now:
         now = timestamp
     context = {"channel": channel, "language": language}
-    statement = _new_statement(
-        learner, verb, course.id, module.id, section_id, result, context, now
-    )
-    if statement_id is not None:
-        statement.uuid = statement_id
-    summary = apply(_summary_of(row), _event(statement))
-    complete_module_if_done(learner, course, module, summary, context, now)
-    store_summary(row, summary)
-    db.session.flush()
-    return statement
+    new_id = statement_id or str(uuid.uuid4())
+    # Under the learner's row lock: two copies of one event sent at once are serialised here.
+    if not _insert_statement(
+        session, connection, new_id, learner, verb, course.id, module.id, section_id, result,
+        context, now,
+    ):  # fmt: skip
+        earlier = connection.execute(_EARLIER, {"uuid": new_id}).one()
+        if tuple(earlier) != (learner, verb, module.id, section_id):
+            raise ProgressError("this statement id is already used")
+        return Recorded(new_id, row.summary)
+    apply(row.summary, Event(verb, section_id, result, context, now))
+    complete_module_if_done(learner, course, module, row.summary, context, now)
+    _write_summary(session, connection, row)
+    return Recorded(new_id, row.summary)
+
+
+def _new_statement(
+    learner: str,
+    verb: str,
+    course_id: str,
+    module_id: str | None,
+    section_id: str | None,
+    result: dict[str, Any] | None,
+    context: dict[str, Any],
+    timestamp: datetime,
+) -> Event:
+    """Store a statement the platform itself derives (completed, a course download)."""
+    session = db.session()
+    session.flush()
+    _insert_statement(
+        session, session.connection(), str(uuid.uuid4()), learner, verb, course_id, module_id,
+        section_id, result, context, timestamp,
+    )  # fmt: skip
+    return Event(verb, section_id, result, context, timestamp)
 
 
 def complete_module_if_done(
@@ -254,28 +389,27 @@ def complete_module_if_done(
     if summary.completed_at is not None or not is_complete(summary, shape(module)):
         return
     done = _new_statement(learner, "completed", course.id, module.id, None, None, context, now)
-    apply(summary, _event(done))
+    apply(summary, done)
     complete_course_if_done(learner, course, context, now, also_done=module.id)
 
 
 @writes
 def record_course_event(
     learner: str, course: Course, verb: str, *, language: str, channel: str = "web"
-) -> Statement:
+) -> None:
     """Store a course-level statement (e.g. the whole-course PDF downloaded)."""
     if verb not in VERBS or verb == "completed":
         raise ProgressError(f"unknown verb {verb!r}")
     if channel not in CHANNELS:
         raise ProgressError(f"unknown channel {channel!r}")
     now = utcnow()
-    statement = _new_statement(
+    _new_statement(
         learner, verb, course.id, None, None, None, {"channel": channel, "language": language},
         now,
     )  # fmt: skip
     if verb == "downloaded":
         count_course_downloads(learner, course.id, now, 1)
     db.session.flush()
-    return statement
 
 
 def count_course_downloads(learner: str, course_id: str, now: datetime | None, n: int) -> None:
@@ -351,4 +485,6 @@ def rebuild(learner: str, course_id: str, module_id: str) -> Summary:
         )
         .order_by(Statement.id)
     )
-    return replay([_event(s) for s in statements])
+    return replay(
+        [Event(s.verb, s.section_id, s.result, s.context or {}, s.timestamp) for s in statements]
+    )

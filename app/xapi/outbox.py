@@ -1,12 +1,12 @@
 """Forwarding statements to an external LRS through an outbox table.
 
 Every statement stored while forwarding is configured gets an outbox row in the same
-transaction (a flush listener), so a statement is never recorded without being queued, nor
-queued without being recorded. The sender claims due rows, POSTs them as one batch, and deletes
-them once the LRS accepted them. Nothing is lost while the LRS is down: failed rows stay, with
-a retry time that doubles (up to a maximum). Nothing arrives twice: each statement keeps its
-UUID and the exact JSON first sent, so a resend after a lost reply is the same statement,
-which an LRS stores once.
+transaction (a hook of `app.progress.statements`, which inserts every statement), so a
+statement is never recorded without being queued, nor queued without being recorded. The
+sender claims due rows, POSTs them as one batch, and deletes them once the LRS accepted them.
+Nothing is lost while the LRS is down: failed rows stay, with a retry time that doubles (up to
+a maximum). Nothing arrives twice: each statement keeps its UUID and the exact JSON first
+sent, so a resend after a lost reply is the same statement, which an LRS stores once.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from app.content.model import Course
 from app.database import write_transaction
 from app.extensions import db
 from app.progress.models import Statement
+from app.progress.statements import STORED_HOOKS
 from app.xapi import services
 from app.xapi.models import OutboxEntry
 
@@ -45,12 +46,9 @@ def forwarding_enabled(config: Mapping[str, Any]) -> bool:
     return bool(config.get("XAPI_ENDPOINT"))
 
 
-def _queue_new_statements(session: Session, _context: Any, _instances: Any) -> None:
-    """Before a flush: an outbox row for every statement about to be inserted."""
+def _queue_new_statements(session: Session, uuids: list[str]) -> None:
+    """An outbox row for each statement just inserted (`app.progress.statements` calls it)."""
     if not has_app_context() or not forwarding_enabled(current_app.config):
-        return
-    new = [item for item in session.new if isinstance(item, Statement)]
-    if not new:
         return
     # While the LRS is failing, new rows wait for the retry already scheduled, so one job
     # retries for all of them instead of one job per statement.
@@ -62,8 +60,8 @@ def _queue_new_statements(session: Session, _context: Any, _instances: Any) -> N
     if isinstance(retry_at, datetime) and retry_at.tzinfo is None:
         retry_at = retry_at.replace(tzinfo=UTC)
     due = retry_at if retry_at is not None and retry_at > now else now
-    for item in new:
-        session.add(OutboxEntry(statement_uuid=item.uuid, next_attempt_at=due))
+    for statement_uuid in uuids:
+        session.add(OutboxEntry(statement_uuid=statement_uuid, next_attempt_at=due))
     session.info["xapi_queued"] = True
 
 
@@ -85,8 +83,9 @@ def _forget_on_rollback(session: Session, _previous: Any) -> None:
 
 def init_app(app: Flask) -> None:
     """Queue statements for forwarding (listeners registered once per process)."""
+    if _queue_new_statements not in STORED_HOOKS:
+        STORED_HOOKS.append(_queue_new_statements)
     for name, listener in (
-        ("before_flush", _queue_new_statements),
         ("after_commit", _send_after_commit),
         ("after_soft_rollback", _forget_on_rollback),
     ):
