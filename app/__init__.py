@@ -76,13 +76,15 @@ def register_extensions(app: Flask) -> None:
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
     from app.i18n import select_locale, template_globals
     from app.pages import mine
-    from app.web import language_links
+    from app.web import give_guest_key_with_csrf, language_links
 
     db.init_app(app)
     database.init_app(app)  # SQLite WAL, BEGIN IMMEDIATE for writers, the write guard
     catalog.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    # A guest handed a CSRF token gets their guest key in the same cookie (app/web.py).
+    app.after_request(give_guest_key_with_csrf)
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(template_globals)
     app.jinja_env.globals["mine"] = mine

@@ -11,7 +11,9 @@ server-side HTML: it works without JavaScript.
 A first-time visitor (no session, not signed in) is sent the very same bytes as every other
 one: no session is created and the CSRF token is left empty. The page's script asks
 `/csrf-token` for one the first time it needs to post (a progress beacon); the pages a visitor
-posts from without script (sign-in, registration, the quiz) are not cached and carry their own.
+posts from without script carry their own: sign-in and registration are not cached, and the
+quiz page is cached with its slots filled on every request (`kept=False`), the CSRF token and
+the attempt it starts included.
 
 Whatever the template renders outside a slot is cached as it is, so a layout change needs no
 change here; only a new per-learner part needs a slot. While a shared page renders, the
@@ -199,6 +201,7 @@ def render_page(
     key: tuple[Hashable, ...],
     state: PageState,
     shared: bool = True,
+    kept: bool = True,
     panels: Mapping[str, Panel] | None = None,
     summaries_of: str | None = None,
     **context: Any,
@@ -210,6 +213,10 @@ def render_page(
     :param state: the per-learner values this page's slots read.
     :param shared: False renders this one page directly (it shows something only this
         viewer may see, e.g. a trainer's error list) and leaves the cache alone.
+    :param kept: False for a page whose slots differ on every request (a quiz form starts a
+        new attempt each time): its HTML is still rendered once, but every request gets its
+        slots filled, a first-time visitor too (a session, a CSRF token), and neither
+        GuestPages nor LearnerPages answers it again from memory.
     :param panels: template variable -> the channel's panel; its stamp joins the key and its
         data is loaded only when the page is rendered.
     :param summaries_of: the course whose progress summaries `state` was read from (None: the
@@ -232,6 +239,8 @@ def render_page(
         page = _capture(template, {**context, **loaded})
         cache.put(full_key, page)
     g.page_state = state
+    if not kept:
+        return Response(page.fill(state), mimetype="text/html")
     if not session and not current_user.is_authenticated:
         # The same bytes for every first-time visitor: GuestPages may answer the next ones.
         request.environ[SHARED_PAGE] = True
@@ -562,7 +571,7 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/csrf-token")
 def csrf_token() -> Response:
-    """A CSRF token for this session (starting one), for a cached page's script to post with."""
+    """A CSRF token for this session (starting one, with a guest's key), for a page's script."""
     from flask_wtf.csrf import generate_csrf
 
     response = jsonify(token=generate_csrf())
@@ -570,7 +579,7 @@ def csrf_token() -> Response:
     return response
 
 
-def _fragment(template: str, memo_key: Hashable, **context: Any) -> str:
+def fragment(template: str, memo_key: Hashable, **context: Any) -> str:
     """A small template rendered once per `memo_key` (and language), the token left open."""
     from flask_babel import get_locale
 
@@ -591,7 +600,7 @@ def _account_nav(state: PageState, page_lang: str, path: str) -> str:
     signed_in = bool(current_user.is_authenticated)
     trainer = signed_in and bool(current_user.is_trainer)
     admin = signed_in and current_user.role == "admin"
-    html = _fragment(
+    html = fragment(
         "_account_nav.html",
         (page_lang, path, signed_in, trainer, admin),
         page_lang=page_lang,

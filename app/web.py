@@ -8,6 +8,9 @@ the site's base URL, the catalogue of the running app, and the course or module 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -36,6 +39,7 @@ from app.content.model import Catalogue, Course, Module
 from app.progress.rules import reading_seconds, words_in
 
 GUEST_SESSION_KEY = "guest"
+GUEST_TOKEN_BYTES = 18  # 24 URL-safe characters
 EQF_SESSION_KEY = "eqf_level"
 EQF_LEVELS = (3, 4, 5)
 
@@ -112,15 +116,60 @@ def reading_seconds_of(module: Module) -> dict[str, int]:
 def current_learner(create: bool = False) -> str | None:
     """The learner key of this request: the signed-in user, or this browser's guest key.
 
-    :param create: give a guest a key now (when they first do something worth keeping).
+    :param create: give a guest a key now (when they first do something worth keeping). A
+        guest handed a CSRF token already has one (`give_guest_key_with_csrf`); this is for
+        a session from before that, or a download by a visitor with no session at all.
     """
     if current_user.is_authenticated:
         return str(current_user.learner_key)
     guest = session.get(GUEST_SESSION_KEY)
     if guest is None and create:
-        guest = secrets.token_urlsafe(18)
+        guest = _guest_token_for_session()
         session[GUEST_SESSION_KEY] = guest
     return f"g:{guest}" if guest else None
+
+
+def _csrf_session_token() -> str | None:
+    """The raw CSRF token Flask-WTF keeps in this session, if it has handed one out."""
+    raw = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    return raw if isinstance(raw, str) and raw else None
+
+
+def _guest_token_for_session() -> str:
+    """A new guest token; for a session with a CSRF token, the same one from every server.
+
+    A guest's POST is retried on another app server when the first one stored it and died
+    before answering (deploy/nginx/academy.conf.in); the retry carries the same cookie. A key
+    drawn at random would differ between the two, and the statement id the first one stored
+    would then belong to "another learner". Derived from the session's CSRF token with the
+    secret every server shares, both give the same key, and nobody without the secret can
+    compute it. Only sessions without a key take this path: a key is given with the token.
+    """
+    raw = _csrf_session_token()
+    if raw is None:
+        return secrets.token_urlsafe(GUEST_TOKEN_BYTES)
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(secret, b"academy.guest-key\x00" + raw.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()[:GUEST_TOKEN_BYTES]).decode("ascii")
+
+
+def give_guest_key_with_csrf(response: Response) -> Response:
+    """After a request: a guest whose session holds a CSRF token holds a guest key too.
+
+    Whatever handed the token (/csrf-token, a form on a page, the quiz page) thus put the key
+    in the same cookie, so a guest's beacon or quiz submission never has to mint one, and a
+    copy of it retried on another app server is stored under the same learner. A session the
+    request did not touch (a first-time visitor's shared page) is left alone: no cookie.
+    Nothing reaches the database: a guest has rows only once they record something.
+    """
+    if not getattr(session, "accessed", False) or GUEST_SESSION_KEY in session:
+        return response
+    if _csrf_session_token() is None or "_user_id" in session:
+        return response
+    if current_user.is_authenticated:  # e.g. signed in by a remember-me cookie just now
+        return response
+    session[GUEST_SESSION_KEY] = secrets.token_urlsafe(GUEST_TOKEN_BYTES)
+    return response
 
 
 def take_guest_key() -> str | None:

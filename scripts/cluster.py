@@ -179,6 +179,10 @@ class Cluster:
     build: bool = False
     pdf_only: bool = False  # build only the PDFs (what the load test downloads), not the audio
     quiet: bool = True
+    # The app servers' WSGI entry point and extra environment (the cluster tests wrap the app
+    # to make a host die at a chosen moment: tests/cluster_app.py).
+    wsgi_app: str = "wsgi:app"
+    extra_env: dict[str, str] = field(default_factory=dict)
     tmp: Path = field(init=False)
     url: str = field(init=False, default="")
     database_url: str = field(init=False, default="")
@@ -309,6 +313,7 @@ class Cluster:
             "ACADEMY_RUN_QUEUE_WORKER": "0",  # the cluster runs one `flask worker` of its own
             "ACADEMY_LOG_LEVEL": "WARNING",
             "WEB_CONCURRENCY": str(self.workers),
+            **self.extra_env,
         }
 
     def _flask(self, *args: str) -> None:
@@ -339,8 +344,8 @@ class Cluster:
             [str(BIN / "flask"), "worker"], self.tmp / "worker.log", env=self.env
         )
 
-    def _start_app(self, number: int) -> AppServer:
-        port = free_port()
+    def _start_app(self, number: int, port: int = 0) -> AppServer:
+        port = port or free_port()
         name = f"app{number}"
         access, error = self.tmp / f"{name}-access.log", self.tmp / f"{name}-error.log"
         env = {
@@ -351,11 +356,28 @@ class Cluster:
             "ACADEMY_ERROR_LOG": str(error),
         }
         process = self._spawn(
-            [str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py", "wsgi:app"],
+            [str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py", self.wsgi_app],
             self.tmp / f"{name}.out",
             env=env,
         )
         return AppServer(name, port, process, access, error)
+
+    def revive(self, server: AppServer) -> AppServer:
+        """Start a dead app server again on its port (the host is back); returns the new one.
+
+        nginx sends it requests again once its fail_timeout (10 s) since the failure is over.
+        """
+        if server.process.poll() is None:
+            return server
+        index = self.servers.index(server)
+        fresh = self._start_app(index + 1, port=server.port)
+        _wait(
+            lambda: _http_ok(f"http://{fresh.address}/healthz"),
+            f"app server {fresh.name}",
+            fresh.process,
+        )
+        self.servers[index] = fresh
+        return fresh
 
     def _start_nginx(self) -> None:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"

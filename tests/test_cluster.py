@@ -44,9 +44,25 @@ def _cluster_module() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[object]:
-    """The cluster the script starts, on the fixture course; stopped after the module."""
-    with _cluster_module().Cluster(content=CONTENT, apps=2, workers=2) as running:
+def faults(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where an app server that holds a request's answer says so (tests/cluster_app.py)."""
+    return tmp_path_factory.mktemp("faults")
+
+
+@pytest.fixture(scope="module")
+def cluster(faults: Path) -> Iterator[object]:
+    """The cluster the script starts, on the fixture course; stopped after the module.
+
+    Its app servers run tests/cluster_app.py: the production app, which lets a test make the
+    server that stored a chosen request die before answering it (nothing else changes).
+    """
+    with _cluster_module().Cluster(
+        content=CONTENT,
+        apps=2,
+        workers=2,
+        wsgi_app="tests.cluster_app:app",
+        extra_env={"CLUSTER_TEST_FAULTS": str(faults)},
+    ) as running:
         yield running
 
 
@@ -84,10 +100,12 @@ class Learner:
             with error:
                 return error.code, dict(error.headers), error.read()
 
-    def form(self, path: str, fields: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def form(
+        self, path: str, fields: dict[str, str], headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """POST a form as a browser does (urlencoded); the redirect is returned, not followed."""
         data = urllib.parse.urlencode(fields).encode()
-        request = urllib.request.Request(self.base + path, data=data)
+        request = urllib.request.Request(self.base + path, data=data, headers=headers or {})
         try:
             with self.opener.open(request, timeout=60) as response:
                 return response.status, dict(response.headers), response.read()
@@ -97,8 +115,9 @@ class Learner:
 
     def start(self) -> None:
         """Open the module page and get a CSRF token as the page's script does."""
-        status, _, _ = self.request(MODULE)
+        status, headers, _ = self.request(MODULE)
         assert status == 200
+        assert "Set-Cookie" not in headers  # a first-time visitor's page: no session
         status, _, body = self.request("/csrf-token")
         assert status == 200
         self.token = json.loads(body)["token"]
@@ -228,6 +247,152 @@ def _quiz_form(learner: Learner) -> dict[str, str]:
     return fields
 
 
+def _nginx_errors(cluster, since: int = 0) -> str:
+    """nginx's error log from byte `since` on (a test reads only what happened in it)."""
+    return (cluster.tmp / "nginx" / "nginx-error.log").read_bytes()[since:].decode(errors="replace")
+
+
+def _nginx_log_size(cluster) -> int:
+    return (cluster.tmp / "nginx" / "nginx-error.log").stat().st_size
+
+
+def _all_up(cluster) -> None:
+    """Every app server running and in nginx's rotation (a test before may have killed one)."""
+    for server in list(cluster.servers):
+        if server.process.poll() is None:
+            continue
+        fresh = cluster.revive(server)
+        # nginx skips a server for its fail_timeout after a failure: wait until it sends it
+        # requests again (probes named so that only nginx's copies can match).
+        sent: list[str] = []
+        deadline = time.monotonic() + 120
+        while not any(f"/healthz?probe={p} " in fresh.access_log.read_text() for p in sent):
+            assert time.monotonic() < deadline, f"nginx never sent {fresh.name} a request again"
+            sent.append(uuid.uuid4().hex)
+            assert Learner(cluster.url).request(f"/healthz?probe={sent[-1]}")[0] == 200
+            time.sleep(0.2)
+
+
+@dataclass
+class Held:
+    """A POST whose first copy an app server stored and is holding the answer of."""
+
+    server: object  # the AppServer holding it
+    status: str  # the answer it made and never sent
+    thread: threading.Thread
+    outcome: dict[str, object]
+    log_from: int  # nginx's error log size when it was sent
+
+
+def _stored_then_held(cluster, faults: Path, send) -> Held:  # type: ignore[no-untyped-def]
+    """Send a request through nginx; return once the server it reached has stored it."""
+    ticket = uuid.uuid4().hex
+    outcome: dict[str, object] = {}
+
+    def post() -> None:
+        try:
+            outcome["answer"] = send({"X-Test-Die-Before-Answer": ticket})
+        except (OSError, http.client.HTTPException) as error:
+            outcome["error"] = error
+
+    log_from = _nginx_log_size(cluster)
+    thread = threading.Thread(target=post)
+    thread.start()
+    held = faults / f"{ticket}.json"
+    deadline = time.monotonic() + 120
+    while not held.exists():
+        assert thread.is_alive(), f"answered though no server held it: {outcome}"
+        assert time.monotonic() < deadline, "no app server took the request"
+        time.sleep(0.05)
+    note = json.loads(held.read_text(encoding="utf-8"))
+    [server] = [s for s in cluster.servers if s.address == note["bind"]]
+    return Held(server, note["status"], thread, outcome, log_from)
+
+
+def _answer_after_death(cluster, held: Held) -> tuple[int, dict[str, str], bytes]:
+    """Kill the holding server; the answer the learner then gets (nginx's retry elsewhere)."""
+    held.server.kill()  # type: ignore[attr-defined]
+    held.thread.join(timeout=180)
+    assert not held.thread.is_alive()
+    assert "error" not in held.outcome, held.outcome
+    nginx_log = _nginx_errors(cluster, held.log_from)
+    address = held.server.address  # type: ignore[attr-defined]
+    assert any(
+        'request: "POST ' in line and f'upstream: "http://{address}/' in line
+        for line in nginx_log.splitlines()
+    ), nginx_log[-2000:]
+    return held.outcome["answer"]  # type: ignore[return-value]
+
+
+def test_a_new_guests_first_post_stored_by_a_server_that_died_unanswered_is_kept_once(
+    cluster, faults: Path
+) -> None:
+    """A brand-new guest's first beacon, then another's first quiz submission: each is stored
+    by a server that dies before answering; nginx sends the same request (same cookies) to the
+    other, which answers as if it had been first. One statement, one attempt, one guest key:
+    the key came with the CSRF token, so the retry does not draw another one.
+    """
+    _all_up(cluster)
+    sections = _sections()
+    guest = Learner(cluster.url)
+    guest.start()
+    beacon_id = str(uuid.uuid4())
+    held = _stored_then_held(
+        cluster,
+        faults,
+        lambda headers: guest.request(
+            MODULE + "progress",
+            body={"verb": "section-read", "section": sections[0], "seconds": 600, "id": beacon_id},
+            headers=headers,
+        ),
+    )
+    assert held.status.startswith("200 ")  # the dying server had stored it and said so
+    one = f"SELECT COUNT(*) FROM statements WHERE uuid = '{beacon_id}'"
+    assert _count(cluster.database_url, one) == 1  # stored before the server died
+    status, _, body = _answer_after_death(cluster, held)
+    assert status == 200, body[:300]
+    assert json.loads(body)["read"] == [sections[0]]
+    assert _count(cluster.database_url, one) == 1
+    # The browser's next beacon goes with the same key: its progress holds both sections.
+    status, _, body = guest.request(
+        MODULE + "progress",
+        body={"verb": "section-read", "section": sections[1], "seconds": 600,
+              "id": str(uuid.uuid4())},
+    )  # fmt: skip
+    assert status == 200 and json.loads(body)["read"] == sorted(sections[:2])
+    keys = (
+        "SELECT COUNT(DISTINCT learner) FROM statements WHERE learner IN "
+        f"(SELECT learner FROM statements WHERE uuid = '{beacon_id}')"
+    )
+    assert _count(cluster.database_url, keys) == 1
+
+    _all_up(cluster)
+    quizzer = Learner(cluster.url)
+    status, headers, _ = quizzer.request(MODULE)
+    assert status == 200 and "Set-Cookie" not in headers
+    form = _quiz_form(quizzer)  # the quiz page gives the CSRF token (and the key with it)
+    attempts_sql = "SELECT COUNT(*) FROM quiz_attempts"
+    attempts_before = _count(cluster.database_url, attempts_sql)
+    held = _stored_then_held(
+        cluster, faults, lambda headers: quizzer.form(MODULE + "quiz", form, headers=headers)
+    )
+    assert held.status.startswith("303 ")
+    assert _count(cluster.database_url, attempts_sql) == attempts_before + 1
+    status, headers, body = _answer_after_death(cluster, held)
+    assert status == 303, body[:300]
+    token = headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    assert _count(cluster.database_url, attempts_sql) == attempts_before + 1
+    # The review is shown only to the learner the attempt is stored under: this browser.
+    status, _, review = quizzer.request(urllib.parse.urlsplit(headers["Location"]).path)
+    assert status == 200, review[:300]
+    attempted = (
+        "SELECT COUNT(*) FROM statements WHERE verb = 'attempted' AND learner = "
+        f"(SELECT learner FROM quiz_attempts WHERE token = '{token}')"
+    )
+    assert _count(cluster.database_url, attempted) == 1
+    _all_up(cluster)
+
+
 def test_killing_an_app_server_mid_run_fails_no_beacon_and_stores_each_once(cluster) -> None:
     """An app server hangs with requests in flight, then dies: nginx sends each again elsewhere.
 
@@ -235,6 +400,8 @@ def test_killing_an_app_server_mid_run_fails_no_beacon_and_stores_each_once(clus
     nginx retries them even after the dead server had them: no learner sees an error, and the
     database holds each statement and each attempt exactly once.
     """
+    _all_up(cluster)
+    log_from = _nginx_log_size(cluster)  # a revived server has its predecessor's address
     sections = _sections()
     learners, steps = 8, 25
     kill_after = learners * steps // 3  # accepted beacons before the server hangs
@@ -249,6 +416,10 @@ def test_killing_an_app_server_mid_run_fails_no_beacon_and_stores_each_once(clus
         for verb in ("experienced", "attempted")
     }
     attempts_before = _count(cluster.database_url, "SELECT COUNT(*) FROM quiz_attempts")
+    progress_sql = (
+        "SELECT COUNT(DISTINCT learner) FROM module_progress WHERE module_id = 'first-steps'"
+    )
+    with_progress_before = _count(cluster.database_url, progress_sql)
 
     def step(learner: Learner, number: int, index: int) -> tuple[str, int, bytes, str]:
         section = sections[(number + index) % len(sections)]
@@ -315,7 +486,7 @@ def test_killing_an_app_server_mid_run_fails_no_beacon_and_stores_each_once(clus
     assert len(run.outcomes) == learners * steps
 
     # nginx had handed POSTs to the hung server and sent them again when it died.
-    nginx_log = (cluster.tmp / "nginx" / "nginx-error.log").read_text(errors="replace")
+    nginx_log = _nginx_errors(cluster, log_from)
     handed = [
         line
         for line in nginx_log.splitlines()
@@ -360,8 +531,4 @@ def test_killing_an_app_server_mid_run_fails_no_beacon_and_stores_each_once(clus
     # section it was told was stored.
     for number, sent in accepted_by.items():
         assert sent <= read_back[number]
-    learners_with_progress = _count(
-        cluster.database_url,
-        "SELECT COUNT(DISTINCT learner) FROM module_progress WHERE module_id = 'first-steps'",
-    )
-    assert learners_with_progress == learners
+    assert _count(cluster.database_url, progress_sql) - with_progress_before == learners

@@ -47,6 +47,7 @@ LAYERS: dict[str, int] = {
     "app.trainer.access": WEB,
     "app.pages": WEB,  # the page cache and its slots are request-bound helpers
     "app.content.slots": WEB,
+    "app.quizzes.slots": WEB,  # the quiz page's per-attempt parts, like the content pages'
     "app.logs": WEB,
     "app.assets": WEB,  # hashed static URLs and their caching, per request
     "app.health": ENTRY,  # a view: /healthz

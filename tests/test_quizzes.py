@@ -19,6 +19,7 @@ from app.content.gift import parse_gift
 from app.content.model import Module
 from app.content.questions import QuestionType
 from app.extensions import db
+from app.pages import page_cache
 from app.progress.models import ModuleProgress, Statement
 from app.quizzes import services
 from app.quizzes.models import QuizAttempt
@@ -279,6 +280,60 @@ def test_the_order_is_stable_within_an_attempt_and_stored_with_it(quiz_app: Flas
         assert entry["options"] == shown
 
 
+def test_the_page_is_rendered_once_yet_each_visit_starts_its_own_attempt(quiz_app: Flask) -> None:
+    """The quiz page comes from the page cache, but never as one visitor's bytes to another."""
+    module = module_of(quiz_app, "trial", "first-steps")
+    cache = page_cache(quiz_app)
+    visitors = [quiz_app.test_client() for _ in range(6)]
+    pages = []
+    for visitor in visitors:
+        response = visitor.get(f"{BASICS}/quiz")
+        # A first-time visitor gets a session: the form's CSRF token is theirs.
+        assert response.status_code == 200 and "Set-Cookie" in response.headers
+        pages.append(page_form(visitor, f"{BASICS}/quiz"))
+    renders = cache.renders
+    serializer = URLSafeSerializer(quiz_app.config["SECRET_KEY"], salt="academy.quiz-attempt")
+    states = [serializer.loads(hidden[services.STATE_FIELD]) for _, hidden in pages]
+    assert len({state["t"] for state in states}) == len(visitors)
+    assert len({hidden["csrf_token"] for _, hidden in pages}) == len(visitors)
+    for (html, _), state in zip(pages, states, strict=True):
+        # Every question's options are shown in the order its attempt state says.
+        for entry in state["o"]:
+            if "options" in entry:
+                name = re.escape(field_name(entry["id"]))
+                shown = re.findall(rf'name="{name}" id="[^"]+" value="([^"]+)"', html)
+                assert shown == entry["options"]
+    assert len({tuple(map(str, state["o"])) for state in states}) > 1  # shuffled per attempt
+    for visitor, (_, hidden) in zip(visitors, pages, strict=True):
+        response = visitor.post(f"{BASICS}/quiz", data={**hidden, **right_answers(module)})
+        assert response.status_code == 303
+    # Its best score and attempts list are each learner's own; the page was not rendered again.
+    html = visitors[0].get(f"{BASICS}/quiz").data.decode()
+    assert "data-best-score" in html and html.count('class="current"') == 0
+    assert html.count(f"{BASICS}/quiz/attempts/") == 1
+    assert cache.renders == renders
+    assert count(quiz_app, QuizAttempt) == len(visitors)
+
+
+def test_matching_choices_follow_each_attempt_and_grade(mini_app: Flask) -> None:
+    module = module_of(mini_app, "mini", "kinds")
+    serializer = URLSafeSerializer(mini_app.config["SECRET_KEY"], salt="academy.quiz-attempt")
+    client = mini_app.test_client()
+    orders = set()
+    for _ in range(8):
+        html, hidden = page_form(client, f"{MINI}/quiz")
+        entry = next(e for e in serializer.loads(hidden["attempt"])["o"] if e["id"] == "match")
+        for row in entry["rows"]:
+            select_html = html.split(f'name="{field_name("match", row)}"', 1)[1]
+            select_html = select_html.split("</select>", 1)[0]
+            values = re.findall(r'<option value="([^"]+)">', select_html)
+            assert values == entry["choices"]
+        orders.add(tuple(entry["choices"]))
+    assert len(orders) > 1
+    response = client.post(f"{MINI}/quiz", data={**hidden, **right_answers(module)})
+    assert "Score: 100%" in client.get(response.headers["Location"]).data.decode()
+
+
 def test_a_module_without_questions_or_an_unknown_module_has_no_quiz(quiz_app: Flask) -> None:
     client = quiz_app.test_client()
     assert client.get("/en/trial/nope/quiz").status_code == 404
@@ -422,6 +477,36 @@ def test_the_service_stores_a_token_once(mini_app: Flask) -> None:
         again, stored_again = services.submit("g:x", course, module, "en", state, {"single": "b"})
         assert stored and not stored_again and again.id == attempt.id
         assert attempt.duration_seconds == 95
+
+
+def test_the_service_returns_the_attempt_as_stored_and_stores_it_once(mini_app: Flask) -> None:
+    module = module_of(mini_app, "mini", "kinds")
+    with mini_app.test_request_context():
+        course = catalogue().course("mini")
+        state = services.new_state(module, seed=5)
+        answers = {"single": "b", "tf": "true"}
+        attempt, stored = services.submit("g:y", course, module, "it", state, answers)
+        db.session.commit()
+        # The returned attempt is the row: same id and values, and committing again (or
+        # flushing other work) never inserts it a second time.
+        db.session.commit()
+        row = db.session.get(QuizAttempt, attempt.id)
+        assert stored and row is not None
+        assert (row.token, row.learner, row.language, row.answers, row.question_order) == (
+            state.token,
+            "g:y",
+            "en",
+            answers,
+            state.order,
+        )
+        assert (row.score, row.scores, row.passed, row.pass_mark) == (
+            attempt.score,
+            attempt.scores,
+            attempt.passed,
+            75,
+        )
+        assert row.submitted_at == attempt.submitted_at and 0 < row.score < 1
+        assert count(mini_app, QuizAttempt) == 1
 
 
 # --- refused forms ----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 sign in to, exported for the learner, or erased.
 
 A learner key is "u:<user id>" for an account and "g:<token>" for a guest (the token lives in
-the guest's session; `app.web.current_learner` gives the key of a request).
+the guest's session, put there with their first CSRF token; `app.web.current_learner` gives the
+key of a request). A guest's key stores nothing by itself: their rows start with the first thing
+they record, and only those move to the account they sign in to (then exported or erased with it).
 """
 
 from __future__ import annotations

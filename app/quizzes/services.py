@@ -17,15 +17,15 @@ from datetime import datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, make_transient_to_detached
 from werkzeug.datastructures import MultiDict
 
 from app.accounts.models import utcnow
 from app.content.model import Course, Module
 from app.content.questions import Question, QuestionType
-from app.database import rowcount, writes
+from app.database import rowcount, write_transaction, writes
 from app.extensions import db
 from app.progress import statements as progress
 from app.quizzes.grading import score
@@ -269,7 +269,28 @@ def attempt_by_token(token: str) -> QuizAttempt | None:
     return db.session.scalar(select(QuizAttempt).where(QuizAttempt.token == token))
 
 
-@writes
+# Built once: a statement made per call cost more CPU than running it, inside the write lock.
+_ATTEMPTS = QuizAttempt.__table__
+_LATEST = LatestScore.__table__
+_DELETE_LATEST = delete(_LATEST).where(
+    _LATEST.c.learner == bindparam("learner"),
+    _LATEST.c.course_id == bindparam("course_id"),
+    _LATEST.c.module_id == bindparam("module_id"),
+)
+_LATEST_ATTEMPT_SCORES = (
+    select(_ATTEMPTS.c.scores)
+    .where(
+        _ATTEMPTS.c.learner == bindparam("learner"),
+        _ATTEMPTS.c.course_id == bindparam("course_id"),
+        _ATTEMPTS.c.module_id == bindparam("module_id"),
+    )
+    .order_by(_ATTEMPTS.c.submitted_at.desc(), _ATTEMPTS.c.id.desc())
+    .limit(1)
+)
+_INSERT_LATEST = insert(_LATEST)
+_INSERT_ATTEMPT = insert(_ATTEMPTS)
+
+
 def submit(
     learner: str,
     course: Course,
@@ -288,31 +309,36 @@ def submit(
     :param language: the page language, recorded in the progress statement.
     :returns: the attempt and whether it was stored now (False: this token was already used).
     """
-    now = now or utcnow()
+    # Grading reads no row: done before the write transaction begins, so the database's one
+    # write lock is held for the writes only (learners submitting at once queue behind it).
     questions = shown_questions(module, state)
     result = score(questions, gradable_answers(questions, answers))
     passed = result.passed(module.quiz.pass_mark)
-    attempt = QuizAttempt(
-        token=state.token,
-        learner=learner,
-        course_id=course.id,
-        module_id=module.id,
-        language=module.language,
-        question_order=state.order,
-        answers=answers,
-        scores=result.per_question,
-        score=result.total,
-        passed=passed,
-        pass_mark=module.quiz.pass_mark,
-        started_at=min(state.started_at, now),
-        submitted_at=now,
-        duration_seconds=max(0.0, (now - state.started_at).total_seconds()),
-    )
-    db.session.add(attempt)
+    write_transaction()
+    # After the lock is taken: attempts are stamped in the order they are stored.
+    now = now or utcnow()
+    duration = max(0.0, (now - state.started_at).total_seconds())
+    row = {
+        "token": state.token,
+        "learner": learner,
+        "course_id": course.id,
+        "module_id": module.id,
+        "language": module.language,
+        "question_order": state.order,
+        "answers": answers,
+        "scores": result.per_question,
+        "score": result.total,
+        "passed": passed,
+        "pass_mark": module.quiz.pass_mark,
+        "started_at": min(state.started_at, now),
+        "submitted_at": now,
+        "duration_seconds": duration,
+    }
     try:
         # The attempt first: its unique token is the check for a form sent twice, before any
-        # statement is recorded (no SELECT needed first).
-        db.session.flush()
+        # statement is recorded (no SELECT needed first). One Core INSERT: the ORM's unit of
+        # work for a row nothing in this request changes again cost more than the INSERT.
+        inserted = db.session.connection().execute(_INSERT_ATTEMPT, row)
     except IntegrityError:
         # The same form submitted again, or twice at once: the first one was stored.
         db.session.rollback()
@@ -320,6 +346,11 @@ def submit(
         if stored is None:
             raise
         return stored, False
+    key = inserted.inserted_primary_key
+    assert key is not None
+    attempt = QuizAttempt(id=key[0], **row)
+    # Known to be stored: a detached object, not one the session would INSERT again.
+    make_transient_to_detached(attempt)
     # xAPI's pair for a graded attempt: "attempted", then its outcome.
     progress.record(
         learner, course, module, "attempted", language=language, result={"attempt": state.token}
@@ -334,49 +365,29 @@ def submit(
             "score": result.total,
             "raw": sum(result.per_question.values()),
             "max": len(result.per_question),
-            "duration": max(0.0, (now - state.started_at).total_seconds()),
+            "duration": duration,
             "attempt": state.token,
         },
         channel="web",
     )
     refresh_latest_scores(learner, course.id, module.id)
-    db.session.flush()
     return attempt, True
 
 
 def refresh_latest_scores(learner: str, course_id: str, module_id: str) -> None:
     """Store the per-question scores of the learner's latest attempt at a module (flushes)."""
-    db.session.execute(
-        delete(LatestScore).where(
-            LatestScore.learner == learner,
-            LatestScore.course_id == course_id,
-            LatestScore.module_id == module_id,
-        )
-    )
-    scores = db.session.scalar(
-        select(QuizAttempt.scores)
-        .where(
-            QuizAttempt.learner == learner,
-            QuizAttempt.course_id == course_id,
-            QuizAttempt.module_id == module_id,
-        )
-        .order_by(QuizAttempt.submitted_at.desc(), QuizAttempt.id.desc())
-        .limit(1)
-    )
+    db.session.flush()  # the attempts this transaction added are part of the question
+    where = {"learner": learner, "course_id": course_id, "module_id": module_id}
+    db.session.execute(_DELETE_LATEST, where)  # through the session: its write guard checks
+    connection = db.session.connection()
+    scores = connection.execute(_LATEST_ATTEMPT_SCORES, where).scalar()
     rows = [
-        {
-            "learner": learner,
-            "course_id": course_id,
-            "module_id": module_id,
-            "question_id": question_id,
-            "score": float(value),
-        }
+        {**where, "question_id": question_id, "score": float(value)}
         for question_id, value in (scores or {}).items()
     ]
     if rows:
         # One multi-row INSERT: nothing reads these rows back as objects in this request.
-        db.session.execute(insert(LatestScore), rows)
-    db.session.flush()
+        connection.execute(_INSERT_LATEST, rows)
 
 
 def attempts_of(learner: str | None, course_id: str, module_id: str) -> list[QuizAttempt]:

@@ -19,12 +19,14 @@ from flask_login import current_user
 from app.content.model import Course, Module
 from app.extensions import db
 from app.lti.grades import queue_scores
+from app.pages import PageState, render_page
 from app.quizzes import services
 from app.quizzes.gift_export import module_to_gift
-from app.quizzes.review import blank_questions, reviewed_questions, shown_questions
+from app.quizzes.review import blank_questions, reviewed_questions
 from app.quizzes.services import STATE_FIELD, InvalidAnswers
+from app.quizzes.slots import QuizPage
 from app.trainer.reports import outcome_standing
-from app.web import current_learner, module_or_404
+from app.web import content_version, current_learner, module_or_404
 
 bp = Blueprint("quizzes", __name__)
 
@@ -37,22 +39,31 @@ def _module_or_404(lang: str, course_id: str, module_id: str) -> tuple[Course, M
     return course, module
 
 
-def _render_quiz(lang: str, course: Course, module: Module) -> str:
+def _render_quiz(lang: str, course: Course, module: Module) -> Response:
+    """The quiz page: shared HTML rendered once, this attempt's and learner's parts filled in."""
     state = services.new_state(module)
     attempts = services.attempts_of(current_learner(), course.id, module.id)
-    labels = {"answer": _("Your answer"), "gap": _("Gap")}
-    return render_template(
+    page = QuizPage(
+        course=course,
+        module=module,
+        state=state,
+        signed_state=services.dump_state(state, current_app.config["SECRET_KEY"]),
+        attempts=attempts,
+        best=services.best_score(attempts),
+    )
+    return render_page(
         "quizzes/quiz.html",
+        (content_version(), course.id, module.id, lang),
+        PageState(quiz=page),
+        # Each visit starts its own attempt: the page is never answered again from memory.
+        kept=False,
+        # The language switch carries a query string along; a shared page never has one.
+        shared=not request.args,
         lang=lang,
         course=course,
         module=module,
-        questions=shown_questions(list(module.questions), state.order, module.language, labels),
         graded=sum(1 for q in module.questions if q.is_graded),
-        signed_state=services.dump_state(state, current_app.config["SECRET_KEY"]),
         state_field=STATE_FIELD,
-        attempts=attempts,
-        best=services.best_score(attempts),
-        can_export=current_user.is_authenticated and current_user.is_trainer,
     )
 
 
