@@ -14,12 +14,12 @@ import random
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer, make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached
 from werkzeug.datastructures import MultiDict
 
 from app.accounts.models import utcnow
@@ -390,31 +390,45 @@ def refresh_latest_scores(learner: str, course_id: str, module_id: str) -> None:
         connection.execute(_INSERT_LATEST, rows)
 
 
-def attempts_of(learner: str | None, course_id: str, module_id: str) -> list[QuizAttempt]:
-    """A learner's attempts at a module's quiz, newest first (answers loaded only if read)."""
+class AttemptListing(NamedTuple):
+    """One attempt as the attempts list shows it (answers and per-question scores left out)."""
+
+    token: str
+    submitted_at: datetime
+    score: float
+    passed: bool
+    duration_seconds: float
+
+
+# Built once: every quiz page view of a learner reads this list.
+_ATTEMPT_LIST = (
+    select(
+        _ATTEMPTS.c.token,
+        _ATTEMPTS.c.submitted_at,
+        _ATTEMPTS.c.score,
+        _ATTEMPTS.c.passed,
+        _ATTEMPTS.c.duration_seconds,
+    )
+    .where(
+        _ATTEMPTS.c.learner == bindparam("learner"),
+        _ATTEMPTS.c.course_id == bindparam("course_id"),
+        _ATTEMPTS.c.module_id == bindparam("module_id"),
+    )
+    .order_by(_ATTEMPTS.c.submitted_at.desc(), _ATTEMPTS.c.id.desc())
+)
+
+
+def attempts_of(learner: str | None, course_id: str, module_id: str) -> list[AttemptListing]:
+    """A learner's attempts at a module's quiz, newest first: dates, scores and times only."""
     if learner is None:
         return []
-    return list(
-        db.session.scalars(
-            select(QuizAttempt)
-            # The attempt list shows dates, scores and times: the JSON of every answer and
-            # question order is read back only for the one attempt a page reviews.
-            .options(
-                defer(QuizAttempt.question_order),
-                defer(QuizAttempt.answers),
-                defer(QuizAttempt.scores),
-            )
-            .where(
-                QuizAttempt.learner == learner,
-                QuizAttempt.course_id == course_id,
-                QuizAttempt.module_id == module_id,
-            )
-            .order_by(QuizAttempt.submitted_at.desc(), QuizAttempt.id.desc())
-        )
+    rows = db.session.execute(
+        _ATTEMPT_LIST, {"learner": learner, "course_id": course_id, "module_id": module_id}
     )
+    return [AttemptListing(*row) for row in rows]
 
 
-def best_score(attempts: list[QuizAttempt]) -> float | None:
+def best_score(attempts: list[AttemptListing]) -> float | None:
     """The best score among attempts (the one that counts), or None."""
     return max((a.score for a in attempts), default=None)
 
