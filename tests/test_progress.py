@@ -453,6 +453,16 @@ def test_a_beacon_sent_again_is_stored_once_and_answered_the_same(app: Flask, pa
         assert row.statements == 1
         if payload["verb"] == "audio-progressed":
             assert row.audio_listened == {"experience": 30.0}  # not 60 or 90
+        # Read back through the ORM as it would have written them: JSON, booleans, UTC times.
+        stored = db.session.scalar(select(Statement))
+        assert stored.context == {"channel": "audio" if "listened" in payload else "web",
+                                  "language": "en"}  # fmt: skip
+        assert stored.result == (
+            {"duration": 600.0} if "seconds" in payload
+            else {"position": 30.0, "listened": 30.0, "duration": 600.0}
+        )  # fmt: skip
+        assert stored.timestamp.tzinfo is not None and row.last_activity == stored.timestamp
+        assert row.quiz_passed is False and row.completed_at is None
     # The same id from another learner, or for another section, is refused and changes nothing.
     other = app.test_client()
     refused = beacon(other, URL, sent, csrf_from(other, "/en/"))
