@@ -26,12 +26,12 @@ from app.accounts.models import utcnow
 from app.content.model import Course, Module
 from app.content.questions import Question, QuestionType
 from app.database import rowcount, write_transaction, writes
+from app.driver import run
 from app.extensions import db
 from app.progress import statements as progress
 
 # The progress service's prebuilt-statement runner (compiled once per dialect, run on the
 # driver): the attempt and its latest scores are written inside the same write lock.
-from app.progress.statements import _run
 from app.quizzes.grading import score
 from app.quizzes.models import LatestScore, QuizAttempt
 
@@ -345,7 +345,7 @@ def submit(
         # statement is recorded (no SELECT needed first). One prebuilt INSERT run on the
         # driver: the ORM's unit of work for a row nothing in this request changes again, and
         # SQLAlchemy's per-execution machinery, cost more than the INSERT, under the lock.
-        ((attempt_id,),) = _run(db.session.connection(), "quizzes.attempt", _INSERT_ATTEMPT, row)
+        ((attempt_id,),) = run(db.session.connection(), _INSERT_ATTEMPT, row)
     except IntegrityError:
         # The same form submitted again, or twice at once: the first one was stored.
         db.session.rollback()
@@ -385,8 +385,8 @@ def refresh_latest_scores(learner: str, course_id: str, module_id: str) -> None:
     db.session.flush()  # the attempts this transaction added are part of the question
     where = {"learner": learner, "course_id": course_id, "module_id": module_id}
     connection = db.session.connection()
-    _run(connection, "quizzes.delete latest", _DELETE_LATEST, where)
-    found = _run(connection, "quizzes.latest scores", _LATEST_ATTEMPT_SCORES, where)
+    run(connection, _DELETE_LATEST, where)
+    found = run(connection, _LATEST_ATTEMPT_SCORES, where)
     scores = found[0][0] if found else None
     rows = [
         {**where, "question_id": question_id, "score": float(value)}
