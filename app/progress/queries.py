@@ -6,6 +6,7 @@ the course's current content.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -71,6 +72,13 @@ def module_statuses(learner: str | None, course: Course, language: str) -> dict[
     if learner is None:
         return {}
     rows = db.session.execute(_STATUS_ROWS, {"learner": learner, "course_id": course.id})
+    return statuses_of(rows, course, language)
+
+
+def statuses_of(
+    rows: Iterable[_StoredSummary], course: Course, language: str
+) -> dict[str, ModuleStatus]:
+    """Statuses of the visible modules of a course from the learner's summary rows of it."""
     statuses: dict[str, ModuleStatus] = {}
     for row in rows:
         found = course.module(row.module_id, language)
@@ -82,14 +90,29 @@ def module_statuses(learner: str | None, course: Course, language: str) -> dict[
 class _SummaryLike(Protocol):
     """What a status is made from: a stored summary row (object or columns) or a fresh one."""
 
-    sections_read: Any
-    best_score: float | None
-    quiz_passed: bool
-    completed_at: datetime | None
-    last_section: str | None
-    last_audio_section: str | None
-    last_audio_position: float | None
-    last_activity: datetime | None
+    @property
+    def sections_read(self) -> Any: ...
+    @property
+    def best_score(self) -> float | None: ...
+    @property
+    def quiz_passed(self) -> bool: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def last_section(self) -> str | None: ...
+    @property
+    def last_audio_section(self) -> str | None: ...
+    @property
+    def last_audio_position(self) -> float | None: ...
+    @property
+    def last_activity(self) -> datetime | None: ...
+
+
+class _StoredSummary(_SummaryLike, Protocol):
+    """A stored summary row: its module's id too."""
+
+    @property
+    def module_id(self) -> str: ...
 
 
 def module_status(module: Module, summary: _SummaryLike) -> ModuleStatus:

@@ -29,9 +29,6 @@ from app.database import rowcount, write_transaction, writes
 from app.driver import run
 from app.extensions import db
 from app.progress import statements as progress
-
-# The progress service's prebuilt-statement runner (compiled once per dialect, run on the
-# driver): the attempt and its latest scores are written inside the same write lock.
 from app.quizzes.grading import score
 from app.quizzes.models import LatestScore, QuizAttempt
 
