@@ -339,6 +339,11 @@ class GuestPages:
 #: learner's slots filled: (the learner key it filled them for, the course of their summaries).
 LEARNER_PAGE = "academy.learner_page"
 
+#: Set in the WSGI environ by LearnerPages when it read the learner's stamp before asking Flask:
+#: (learner key, course id, stamp). The page's view may build its slots from the stamp's rows
+#: instead of reading them again: the page is then exactly the rows its stamp says.
+LEARNER_STAMP = "academy.learner_stamp"
+
 #: Reads what a learner's page depends on in the database: (driver connection, its paramstyle,
 #: user id, learner key, course id) -> a stamp compared with == (app/progress/stamps.py).
 StampReader = Callable[[Any, str, "int | None", "str | None", "str | None"], object]
@@ -448,6 +453,7 @@ class LearnerPages:
         if kept is not None and kept.stamp == stamp and kept.expires > self.clock():
             start_response(kept.status, list(kept.headers))
             return [kept.body]
+        environ[LEARNER_STAMP] = (learner, course_id, stamp)
         status, headers, answer = _through(self.app, environ, start_response)
         flag = environ.get(LEARNER_PAGE)
         if (

@@ -312,3 +312,31 @@ def test_flask_users_create_makes_a_trainer(app: Flask) -> None:
         args=["users", "create", "tina@example.org", "--password", PASSWORD]
     )
     assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_the_user_loader_gives_the_account_as_a_query_would_and_saves_its_changes(
+    app: Flask,
+) -> None:
+    from app.accounts import services
+    from app.database import write_transaction
+
+    register(app.test_client(), "ada@example.org", "Ada Lovelace")
+    with app.app_context():
+        queried = db.session.scalar(select(User).where(User.email == "ada@example.org"))
+        assert queried is not None
+        expected = {c.key: getattr(queried, c.key) for c in User.__table__.columns}
+        user_id = queried.id
+    with app.app_context():
+        loaded = services.user_by_id(user_id)
+        assert loaded is not None
+        assert {c.key: getattr(loaded, c.key) for c in User.__table__.columns} == expected
+        assert loaded.created_at.tzinfo is not None and loaded.disabled is False
+        assert not db.session.dirty and not db.session.new  # nothing to write back
+        assert services.user_by_id(user_id) is loaded is db.session.get(User, user_id)
+        assert services.user_by_id(user_id + 1000) is None
+        write_transaction()
+        loaded.eqf_level = 4
+        db.session.commit()
+        assert loaded.display_name == "Ada Lovelace"  # expired by the commit, read again
+        assert services.user_by_id(user_id) is loaded
+    assert user(app, "ada@example.org").eqf_level == 4

@@ -24,6 +24,7 @@ NAMES = ["core", "models", "services", "web", "views/CLI/builders"]
 LAYERS: dict[str, int] = {
     "app.extensions": MODELS,
     "app.database": MODELS,
+    "app.driver": MODELS,  # prebuilt statements run on the driver (beacon, user loader)
     "app.tasks": MODELS,  # the queue is infrastructure, like the extensions: services enqueue
     "app.tasks_cli": ENTRY,
     "app.accounts.models": MODELS,

@@ -201,3 +201,38 @@ def test_an_unreadable_stamp_leaves_the_page_to_flask(site: Site) -> None:
     page = ada.get(PAGE)
     assert page.status_code == 200 and "/it/logout" in page.text
     assert site.flask_side.calls == calls + 1
+
+
+def test_a_page_built_from_the_stamps_rows_is_the_page_built_from_its_own_query(
+    site: Site,
+) -> None:
+    """After a write the view reuses the rows LearnerPages read up front: the same bytes."""
+    ada = learner(site, "ada@example.org")
+    assert ada.get(COURSE).status_code == 200  # known as a learner's page from now on
+    csrf = token(ada.get(PAGE).text)
+    read_first_section(ada, csrf)
+    audio = {"verb": "audio-progressed", "section": "first", "position": 12.5}
+    audio |= {"listened": 10, "duration": 600}
+    assert ada.post(f"{PAGE}progress", json=audio, headers={"X-CSRFToken": csrf}).status_code
+    quiz = ada.get(f"{PAGE}quiz").text
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', quiz))
+    assert ada.post(f"{PAGE}quiz", data=fields).status_code == 303
+    learner_pages = site.app.wsgi_app.app  # type: ignore[attr-defined]
+    seen: list[object] = []
+    reader = learner_pages.read_stamp
+
+    def spy(*args: object) -> object:
+        seen.append(stamp := reader(*args))
+        return stamp
+
+    learner_pages.read_stamp = spy
+    from_stamp = {url: ada.get(url).data for url in (PAGE, COURSE)}
+    assert len(seen) == 2  # both views came with their rows read up front
+    # A stamp the views cannot read rows from: each reads the rows itself.
+    learner_pages.read_stamp = lambda *args: ("opaque", reader(*args))
+    from_query = {url: ada.get(url).data for url in (PAGE, COURSE)}
+    assert from_stamp == from_query
+    page, course = from_stamp[PAGE].decode(), from_stamp[COURSE].decode()
+    assert page.count("read-mark") == 1 and "data-quiz-best" in page
+    assert 'data-resume-position="12.5"' in page
+    assert "data-continue" in course and "1 sezioni lette su 2" in course

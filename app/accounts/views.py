@@ -53,7 +53,7 @@ def load_user(user_id: str) -> User | None:
     number, _, token = user_id.partition(":")
     if not number.isdigit():
         return None
-    user = db.session.get(User, int(number))
+    user = services.user_by_id(int(number))
     if user is None or user.disabled:
         return None
     return user if user.session_token == token else None

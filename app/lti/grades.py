@@ -30,12 +30,16 @@ def current_tool_key() -> ToolKey:
     return tool_key(Path(current_app.config["LTI_KEY_FILE"]))
 
 
-def queue_scores(user_id: int, course_id: str, module_id: str) -> int:
-    """Queue a score job for each line item this learner's module score goes to."""
-    links = services.grade_links(user_id, course_id, module_id)
-    for link in links:
-        send_score.enqueue(link.id)
-    return len(links)
+def score_links(user_id: int, course_id: str, module_id: str) -> list[int]:
+    """The grade links this learner's module score goes to (none unless they came by LTI)."""
+    return services.grade_link_ids(user_id, course_id, module_id)
+
+
+def queue_scores(link_ids: list[int]) -> int:
+    """Queue a score job for each of these grade links (`score_links`), after the attempt."""
+    for link_id in link_ids:
+        send_score.enqueue(link_id)
+    return len(link_ids)
 
 
 @tasks.task(

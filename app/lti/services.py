@@ -19,11 +19,12 @@ from pylti1p3.deployment import Deployment
 from pylti1p3.registration import Registration
 from pylti1p3.request import Request
 from pylti1p3.tool_config.abstract import ToolConfAbstract
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User, utcnow
 from app.database import rowcount, writes
+from app.driver import run
 from app.extensions import db
 from app.lti.keys import ToolKey
 from app.lti.models import LtiAccount, LtiGradeLink, LtiNonce, LtiPlatform
@@ -315,21 +316,31 @@ def link_grades(
     return link
 
 
-def grade_links(user_id: int, course_id: str, module_id: str) -> list[LtiGradeLink]:
-    """Every line item a learner's score for this module goes to."""
-    return list(
-        db.session.scalars(
-            select(LtiGradeLink)
-            .join(LtiAccount, LtiAccount.id == LtiGradeLink.account_id)
-            .join(LtiPlatform, LtiPlatform.id == LtiAccount.platform_id)
-            .where(
-                LtiAccount.user_id == user_id,
-                LtiGradeLink.course_id == course_id,
-                LtiGradeLink.module_id == module_id,
-                LtiPlatform.active.is_(True),
-            )
+# Built once, run on the driver: every quiz submission of a signed-in learner asks it, and
+# most learners never came by LTI.
+_LINKS, _ACCOUNTS = LtiGradeLink.__table__, LtiAccount.__table__
+_PLATFORMS = LtiPlatform.__table__
+_GRADE_LINK_IDS = (
+    select(_LINKS.c.id)
+    .select_from(
+        _LINKS.join(_ACCOUNTS, _ACCOUNTS.c.id == _LINKS.c.account_id).join(
+            _PLATFORMS, _PLATFORMS.c.id == _ACCOUNTS.c.platform_id
         )
     )
+    .where(
+        _ACCOUNTS.c.user_id == bindparam("user_id"),
+        _LINKS.c.course_id == bindparam("course_id"),
+        _LINKS.c.module_id == bindparam("module_id"),
+        _PLATFORMS.c.active.is_(True),
+    )
+    .order_by(_LINKS.c.id)
+)
+
+
+def grade_link_ids(user_id: int, course_id: str, module_id: str) -> list[int]:
+    """Every line item a learner's score for this module goes to (grade link ids)."""
+    params = {"user_id": user_id, "course_id": course_id, "module_id": module_id}
+    return [link_id for (link_id,) in run(db.session.connection(), _GRADE_LINK_IDS, params)]
 
 
 def grade_target(link_id: int) -> tuple[LtiGradeLink, LtiAccount, LtiPlatform, User] | None:

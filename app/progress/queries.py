@@ -6,17 +6,18 @@ the course's current content.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.accounts.models import User
 from app.content.model import Course, Module
 from app.extensions import db
 from app.progress.identity import account_id
 from app.progress.models import CourseCompletion, ModuleProgress
-from app.progress.rules import Summary
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,37 @@ class ModuleStatus:
         return round(100 * self.read_count / self.total) if self.total else 0
 
 
+# Built once, columns only: a module or course page reads its learner's summaries on every
+# view after a write, and building the ORM query and its objects was most of that read.
+_SUMMARIES = ModuleProgress.__table__
+_STATUS_ROWS = select(
+    _SUMMARIES.c.module_id,
+    _SUMMARIES.c.sections_read,
+    _SUMMARIES.c.best_score,
+    _SUMMARIES.c.quiz_passed,
+    _SUMMARIES.c.completed_at,
+    _SUMMARIES.c.last_section,
+    _SUMMARIES.c.last_audio_section,
+    _SUMMARIES.c.last_audio_position,
+    _SUMMARIES.c.last_activity,
+).where(
+    _SUMMARIES.c.learner == bindparam("learner"),
+    _SUMMARIES.c.course_id == bindparam("course_id"),
+)
+
+
 def module_statuses(learner: str | None, course: Course, language: str) -> dict[str, ModuleStatus]:
     """Progress of a learner in every visible module of a course (missing = not started)."""
     if learner is None:
         return {}
-    rows = db.session.scalars(
-        select(ModuleProgress).where(
-            ModuleProgress.learner == learner, ModuleProgress.course_id == course.id
-        )
-    )
+    rows = db.session.execute(_STATUS_ROWS, {"learner": learner, "course_id": course.id})
+    return statuses_of(rows, course, language)
+
+
+def statuses_of(
+    rows: Iterable[_StoredSummary], course: Course, language: str
+) -> dict[str, ModuleStatus]:
+    """Statuses of the visible modules of a course from the learner's summary rows of it."""
     statuses: dict[str, ModuleStatus] = {}
     for row in rows:
         found = course.module(row.module_id, language)
@@ -64,7 +87,35 @@ def module_statuses(learner: str | None, course: Course, language: str) -> dict[
     return statuses
 
 
-def module_status(module: Module, summary: ModuleProgress | Summary) -> ModuleStatus:
+class _SummaryLike(Protocol):
+    """What a status is made from: a stored summary row (object or columns) or a fresh one."""
+
+    @property
+    def sections_read(self) -> Any: ...
+    @property
+    def best_score(self) -> float | None: ...
+    @property
+    def quiz_passed(self) -> bool: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def last_section(self) -> str | None: ...
+    @property
+    def last_audio_section(self) -> str | None: ...
+    @property
+    def last_audio_position(self) -> float | None: ...
+    @property
+    def last_activity(self) -> datetime | None: ...
+
+
+class _StoredSummary(_SummaryLike, Protocol):
+    """A stored summary row: its module's id too."""
+
+    @property
+    def module_id(self) -> str: ...
+
+
+def module_status(module: Module, summary: _SummaryLike) -> ModuleStatus:
     """A learner's progress in a module from their summary (a stored row or a fresh one)."""
     current = {s.id for s in module.reading_sections}
     return ModuleStatus(

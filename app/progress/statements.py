@@ -22,13 +22,14 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import utcnow
 from app.content.model import Course, Module
 from app.database import writes
+from app.driver import run
 from app.extensions import db
 from app.progress.models import CourseCompletion, CourseProgress, ModuleProgress, Statement
 from app.progress.rules import (
@@ -118,81 +119,6 @@ _INSERTS = {
     )
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
-
-
-class _Compiled:
-    """A prebuilt statement as SQLAlchemy compiles it for one dialect, run on the driver.
-
-    SQLAlchemy gives the SQL, the parameters' order and its type processors (JSON, timestamps),
-    so values are stored and read exactly as through it; what is skipped is its per-execution
-    machinery, about 50 us a statement here, with three statements on every beacon.
-    """
-
-    def __init__(self, statement: Any, dialect: Any, keys: list[str]) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=keys)
-        self.sql = compiled.string
-        self.names: list[str] = list(compiled.positiontup or []) or list(compiled.binds)
-        unknown = set(self.names) - set(keys)
-        if unknown:  # a column default SQLAlchemy would have filled in: give it in `keys`
-            raise RuntimeError(f"no value given for {sorted(unknown)} in {self.sql}")
-        self.positional = bool(dialect.positional)
-        self.binds = {
-            name: processor
-            for name in self.names
-            if (
-                processor := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            )
-        }
-        self.dialect = dialect
-        self.columns = list(statement.exported_columns)
-        self.results: list[Any] | None = None  # from the first result's column types
-
-    def run(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Execute with `params` (by name) in the connection's transaction; the rows, if any."""
-        binds = self.binds
-        values = [binds[n](params[n]) if n in binds else params[n] for n in self.names]
-        args: Any = values if self.positional else dict(zip(self.names, values, strict=True))
-        raw: Any = connection.connection.dbapi_connection
-        cursor = raw.cursor()
-        try:
-            try:
-                cursor.execute(self.sql, args)
-                rows = cursor.fetchall() if cursor.description is not None else []
-            except self.dialect.loaded_dbapi.Error as error:
-                if self.dialect.is_disconnect(error, raw, cursor):
-                    connection.invalidate(error)
-                raise DBAPIError.instance(
-                    self.sql, args, error, self.dialect.loaded_dbapi.Error, dialect=self.dialect
-                ) from error
-            if not rows:
-                return rows
-            if self.results is None:
-                self.results = [
-                    column.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
-                    for column, d in zip(self.columns, cursor.description, strict=True)
-                ]
-            results = self.results
-            return [
-                tuple(p(v) if p else v for p, v in zip(results, row, strict=True)) for row in rows
-            ]
-        finally:
-            cursor.close()
-
-
-#: (statement name, dialect name) -> its compiled form; filled on first use, by any thread (two
-#: threads compiling the same one at once both get an equal result).
-_COMPILED: dict[tuple[str, str], _Compiled] = {}
-
-
-def _run(
-    connection: Connection, name: str, statement: Any, params: dict[str, Any]
-) -> list[tuple[Any, ...]]:
-    """Run one of this module's prebuilt statements, compiled once per dialect."""
-    key = (name, connection.dialect.name)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = _Compiled(statement, connection.dialect, list(params))
-    return compiled.run(connection, params)
 
 
 class Recorded(NamedTuple):
@@ -311,18 +237,18 @@ def _locked_summary(session: Session, connection: Connection, key: tuple[str, st
     if kept is not None and kept[0] is transaction and isinstance(kept[1], _Held):
         return kept[1]
     params = {"learner": key[0], "course_id": key[1], "module_id": key[2]}
-    found = _run(connection, "select row", _SELECT_ROW, params)
+    found = run(connection, _SELECT_ROW, params)
     if found:
         row = _Held(found[0][0], _summary_of(found[0][1:]))
     else:
         # Missing: create it (a new row is locked by its insert, and its summary is empty),
         # or lock the one a concurrent request created meanwhile.
         insert = _INSERTS[connection.dialect.name][0]
-        created = _run(connection, "insert row", insert, {**params, **_NEW_ROW})
+        created = run(connection, insert, {**params, **_NEW_ROW})
         if created:
             row = _Held(created[0][0], Summary())
         else:
-            found = _run(connection, "select row", _SELECT_ROW, params)
+            found = run(connection, _SELECT_ROW, params)
             row = _Held(found[0][0], _summary_of(found[0][1:]))
     held[key] = (transaction, row)
     return row
@@ -330,9 +256,8 @@ def _locked_summary(session: Session, connection: Connection, key: tuple[str, st
 
 def _write_summary(session: Session, connection: Connection, row: _Held) -> None:
     """Store a locked row's summary; a copy of the row the ORM holds is read again when used."""
-    _run(
+    run(
         connection,
-        "update row",
         _UPDATE_ROW,
         {"row_id": row.row_id, **_summary_values(row.summary)},
     )
@@ -355,9 +280,8 @@ def _insert_statement(
     timestamp: datetime,
 ) -> bool:
     """Store one statement; False (and nothing stored) when its id is taken already."""
-    inserted = _run(
+    inserted = run(
         connection,
-        "insert statement",
         _INSERTS[connection.dialect.name][1],
         {
             "uuid": statement_id,
@@ -428,7 +352,7 @@ def record(
         session, connection, new_id, learner, verb, course.id, module.id, section_id, result,
         context, now,
     ):  # fmt: skip
-        (earlier,) = _run(connection, "earlier", _EARLIER, {"uuid": new_id})
+        (earlier,) = run(connection, _EARLIER, {"uuid": new_id})
         if earlier != (learner, verb, module.id, section_id):
             raise ProgressError("this statement id is already used")
         return Recorded(new_id, row.summary)

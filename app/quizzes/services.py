@@ -14,18 +14,19 @@ import random
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer, make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached
 from werkzeug.datastructures import MultiDict
 
 from app.accounts.models import utcnow
 from app.content.model import Course, Module
 from app.content.questions import Question, QuestionType
 from app.database import rowcount, write_transaction, writes
+from app.driver import run
 from app.extensions import db
 from app.progress import statements as progress
 from app.quizzes.grading import score
@@ -285,10 +286,12 @@ _LATEST_ATTEMPT_SCORES = (
         _ATTEMPTS.c.module_id == bindparam("module_id"),
     )
     .order_by(_ATTEMPTS.c.submitted_at.desc(), _ATTEMPTS.c.id.desc())
-    .limit(1)
+    # Written into the SQL, not bound: a prebuilt statement takes only the values it is given.
+    .limit(literal_column("1"))
+    .offset(literal_column("0"))
 )
 _INSERT_LATEST = insert(_LATEST)
-_INSERT_ATTEMPT = insert(_ATTEMPTS)
+_INSERT_ATTEMPT = insert(_ATTEMPTS).returning(_ATTEMPTS.c.id)
 
 
 def submit(
@@ -336,9 +339,10 @@ def submit(
     }
     try:
         # The attempt first: its unique token is the check for a form sent twice, before any
-        # statement is recorded (no SELECT needed first). One Core INSERT: the ORM's unit of
-        # work for a row nothing in this request changes again cost more than the INSERT.
-        inserted = db.session.connection().execute(_INSERT_ATTEMPT, row)
+        # statement is recorded (no SELECT needed first). One prebuilt INSERT run on the
+        # driver: the ORM's unit of work for a row nothing in this request changes again, and
+        # SQLAlchemy's per-execution machinery, cost more than the INSERT, under the lock.
+        ((attempt_id,),) = run(db.session.connection(), _INSERT_ATTEMPT, row)
     except IntegrityError:
         # The same form submitted again, or twice at once: the first one was stored.
         db.session.rollback()
@@ -346,9 +350,7 @@ def submit(
         if stored is None:
             raise
         return stored, False
-    key = inserted.inserted_primary_key
-    assert key is not None
-    attempt = QuizAttempt(id=key[0], **row)
+    attempt = QuizAttempt(id=attempt_id, **row)
     # Known to be stored: a detached object, not one the session would INSERT again.
     make_transient_to_detached(attempt)
     # xAPI's pair for a graded attempt: "attempted", then its outcome.
@@ -374,13 +376,15 @@ def submit(
     return attempt, True
 
 
+@writes
 def refresh_latest_scores(learner: str, course_id: str, module_id: str) -> None:
     """Store the per-question scores of the learner's latest attempt at a module (flushes)."""
     db.session.flush()  # the attempts this transaction added are part of the question
     where = {"learner": learner, "course_id": course_id, "module_id": module_id}
-    db.session.execute(_DELETE_LATEST, where)  # through the session: its write guard checks
     connection = db.session.connection()
-    scores = connection.execute(_LATEST_ATTEMPT_SCORES, where).scalar()
+    run(connection, _DELETE_LATEST, where)
+    found = run(connection, _LATEST_ATTEMPT_SCORES, where)
+    scores = found[0][0] if found else None
     rows = [
         {**where, "question_id": question_id, "score": float(value)}
         for question_id, value in (scores or {}).items()
@@ -390,31 +394,45 @@ def refresh_latest_scores(learner: str, course_id: str, module_id: str) -> None:
         connection.execute(_INSERT_LATEST, rows)
 
 
-def attempts_of(learner: str | None, course_id: str, module_id: str) -> list[QuizAttempt]:
-    """A learner's attempts at a module's quiz, newest first (answers loaded only if read)."""
+class AttemptListing(NamedTuple):
+    """One attempt as the attempts list shows it (answers and per-question scores left out)."""
+
+    token: str
+    submitted_at: datetime
+    score: float
+    passed: bool
+    duration_seconds: float
+
+
+# Built once: every quiz page view of a learner reads this list.
+_ATTEMPT_LIST = (
+    select(
+        _ATTEMPTS.c.token,
+        _ATTEMPTS.c.submitted_at,
+        _ATTEMPTS.c.score,
+        _ATTEMPTS.c.passed,
+        _ATTEMPTS.c.duration_seconds,
+    )
+    .where(
+        _ATTEMPTS.c.learner == bindparam("learner"),
+        _ATTEMPTS.c.course_id == bindparam("course_id"),
+        _ATTEMPTS.c.module_id == bindparam("module_id"),
+    )
+    .order_by(_ATTEMPTS.c.submitted_at.desc(), _ATTEMPTS.c.id.desc())
+)
+
+
+def attempts_of(learner: str | None, course_id: str, module_id: str) -> list[AttemptListing]:
+    """A learner's attempts at a module's quiz, newest first: dates, scores and times only."""
     if learner is None:
         return []
-    return list(
-        db.session.scalars(
-            select(QuizAttempt)
-            # The attempt list shows dates, scores and times: the JSON of every answer and
-            # question order is read back only for the one attempt a page reviews.
-            .options(
-                defer(QuizAttempt.question_order),
-                defer(QuizAttempt.answers),
-                defer(QuizAttempt.scores),
-            )
-            .where(
-                QuizAttempt.learner == learner,
-                QuizAttempt.course_id == course_id,
-                QuizAttempt.module_id == module_id,
-            )
-            .order_by(QuizAttempt.submitted_at.desc(), QuizAttempt.id.desc())
-        )
+    rows = db.session.execute(
+        _ATTEMPT_LIST, {"learner": learner, "course_id": course_id, "module_id": module_id}
     )
+    return [AttemptListing(*row) for row in rows]
 
 
-def best_score(attempts: list[QuizAttempt]) -> float | None:
+def best_score(attempts: list[AttemptListing]) -> float | None:
     """The best score among attempts (the one that counts), or None."""
     return max((a.score for a in attempts), default=None)
 

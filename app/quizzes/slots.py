@@ -28,9 +28,8 @@ from markupsafe import Markup, escape
 from app.content.model import Course, Module
 from app.content.questions import Question, QuestionType
 from app.pages import PageState, fragment, slot
-from app.quizzes.models import QuizAttempt
 from app.quizzes.review import Choice, shown_questions
-from app.quizzes.services import AttemptState, choice_id, matching_choices
+from app.quizzes.services import AttemptListing, AttemptState, choice_id, matching_choices
 
 #: app.extensions key of the kept question HTML.
 _ITEMS = "academy.quiz_items"
@@ -48,7 +47,7 @@ class QuizPage:
     module: Module
     state: AttemptState
     signed_state: str
-    attempts: list[QuizAttempt]
+    attempts: list[AttemptListing]
     best: float | None
 
 

@@ -18,7 +18,7 @@ from flask_login import current_user
 
 from app.content.model import Course, Module
 from app.extensions import db
-from app.lti.grades import queue_scores
+from app.lti.grades import queue_scores, score_links
 from app.pages import PageState, render_page
 from app.quizzes import services
 from app.quizzes.gift_export import module_to_gift
@@ -101,15 +101,16 @@ def submit(lang: str, course_id: str, module_id: str) -> ResponseReturnValue:
     assert learner is not None
     # Read while the account is loaded: the writer transaction below starts by ending this one.
     user_id = current_user.id if current_user.is_authenticated else None
+    # A learner who came from an LMS by LTI: their best score goes back to its gradebook. Its
+    # line items are read here, in the read transaction already open, not after the write.
+    links = score_links(user_id, course.id, module.id) if user_id is not None else []
     attempt, _stored = services.submit(learner, course, module, lang, state, answers)
     if attempt.learner != learner:
         # Someone else's token: never show another learner's attempt.
         return _invalid(lang, course, module)
     token = attempt.token  # read before the commit expires it (a query to load it again)
     db.session.commit()
-    if user_id is not None:
-        # A learner who came from an LMS by LTI: their best score goes back to its gradebook.
-        queue_scores(user_id, course.id, module.id)
+    queue_scores(links)
     return redirect(
         url_for(
             "quizzes.attempt", lang=lang, course_id=course.id, module_id=module.id, token=token
