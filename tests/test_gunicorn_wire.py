@@ -21,7 +21,7 @@ from app import gunicorn_wire
 @pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     """(server end, client end) of a connected socket pair that keeps message boundaries."""
-    pass  # /gunicorn.conf.py does before the workers start
+    gunicorn_wire.install()  # as deploy/gunicorn.conf.py does before the workers start
     server, client = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     yield server, client
     server.close()
