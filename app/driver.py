@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import Insert
 
 
 class Compiled:
@@ -22,6 +23,9 @@ class Compiled:
     """
 
     def __init__(self, statement: Any, dialect: Any, keys: list[str]) -> None:
+        if isinstance(statement, Insert) and not statement.exported_columns:
+            # No RETURNING the caller did not ask for (PostgreSQL's implicit one of the new id).
+            statement = statement.inline()
         compiled = statement.compile(dialect=dialect, column_keys=keys)
         self.sql = compiled.string
         self.names: list[str] = list(compiled.positiontup or []) or list(compiled.binds)

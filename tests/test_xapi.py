@@ -456,3 +456,16 @@ def test_trainers_see_the_forwarding_backlog(tmp_path: Path) -> None:
     assert "LRS unreachable" in page and "Nothing is lost" in page
     assert "2 statement attendono di essere inviati." in trainer.get("/it/trainer/xapi/").text
     assert learner.get("/en/trainer/xapi/").status_code == 302
+    # While the LRS fails, a new statement's row waits for the retry already scheduled (one
+    # job retries them all), as a fresh row: never attempted, not leased, nothing shaped yet.
+    _beacon(
+        learner, "en", "signals", {"verb": "section-read", "section": "measuring", "seconds": 600}
+    )
+    with app.app_context():
+        from app.xapi.models import OutboxEntry
+
+        *failed, new = db.session.scalars(select(OutboxEntry).order_by(OutboxEntry.id)).all()
+        assert len(failed) == 2 and all(entry.attempts == 1 for entry in failed)
+        assert (new.attempts, new.leased_until, new.payload, new.last_error) == (0, None, None, "")
+        assert new.next_attempt_at == max(e.next_attempt_at for e in failed) > new.created_at
+        assert new.statement_uuid in set(db.session.scalars(select(Statement.uuid)))

@@ -19,15 +19,16 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import Table, bindparam, event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import utcnow
 from app.content.model import Course
 from app.database import write_transaction
+from app.driver import run
 from app.extensions import db
 from app.progress.models import Statement
 from app.progress.statements import STORED_HOOKS
@@ -46,22 +47,30 @@ def forwarding_enabled(config: Mapping[str, Any]) -> bool:
     return bool(config.get("XAPI_ENDPOINT"))
 
 
+_OUTBOX = cast(Table, OutboxEntry.__table__)
+# With forwarding on, every beacon runs these two: prebuilt, on the driver (app.driver).
+_RETRY_AT = select(func.max(_OUTBOX.c.next_attempt_at)).where(
+    _OUTBOX.c.attempts > bindparam("attempts")
+)
+_QUEUE = insert(_OUTBOX)
+
+
 def _queue_new_statements(session: Session, uuids: list[str]) -> None:
     """An outbox row for each statement just inserted (`app.progress.statements` calls it)."""
     if not has_app_context() or not forwarding_enabled(current_app.config):
         return
+    connection = session.connection()
     # While the LRS is failing, new rows wait for the retry already scheduled, so one job
     # retries for all of them instead of one job per statement.
-    with session.no_autoflush:
-        retry_at = session.scalar(
-            select(func.max(OutboxEntry.next_attempt_at)).where(OutboxEntry.attempts > 0)
-        )
+    ((retry_at,),) = run(connection, _RETRY_AT, {"attempts": 0})
     now = utcnow()
     if isinstance(retry_at, datetime) and retry_at.tzinfo is None:
         retry_at = retry_at.replace(tzinfo=UTC)
     due = retry_at if retry_at is not None and retry_at > now else now
     for statement_uuid in uuids:
-        session.add(OutboxEntry(statement_uuid=statement_uuid, next_attempt_at=due))
+        # Leased_until and payload stay NULL, as the model leaves them.
+        row = {"statement_uuid": statement_uuid, "created_at": now, "next_attempt_at": due}
+        run(connection, _QUEUE, {**row, "attempts": 0, "last_error": ""})
     session.info["xapi_queued"] = True
 
 
