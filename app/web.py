@@ -317,9 +317,10 @@ def send_artefact(
     Cache-Control. Otherwise the app sends it (ranges and ETag too).
     """
     prefix = str(current_app.config.get("ACCEL_REDIRECT") or "")
-    media = Path(current_app.config["MEDIA_DIR"]).resolve()
-    resolved = path.resolve()
-    if prefix and resolved.is_relative_to(media):
+    # Both paths resolved only for nginx: each resolve() is a system call per path component.
+    media = Path(current_app.config["MEDIA_DIR"]).resolve() if prefix else None
+    resolved = path.resolve() if prefix else path
+    if media is not None and resolved.is_relative_to(media):
         response = Response(status=200, mimetype=mimetype)
         relative = quote(resolved.relative_to(media).as_posix())
         response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + relative

@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+from app.gunicorn_wire import install as install_one_write_responses
+
 # Where to listen: ACADEMY_BIND ("127.0.0.1:5000", "unix:/run/academy.sock"), else HOST:PORT.
 bind = [
     os.environ.get("ACADEMY_BIND")
@@ -36,6 +38,11 @@ graceful_timeout = int(os.environ.get("ACADEMY_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 # Pending connections the kernel queues while every worker is busy (a burst of learners).
 backlog = int(os.environ.get("ACADEMY_BACKLOG", "2048"))
+
+# A response's headers go out with its body's first bytes, in one write: a server that dies
+# between the two would leave nginx holding headers it has passed on, unable to retry the
+# request elsewhere (app/gunicorn_wire.py).
+install_one_write_responses()
 
 pidfile = os.environ.get("ACADEMY_PIDFILE", "instance/gunicorn.pid")
 # The front server's address: only it may set X-Forwarded-* (the app's PROXY_HOPS reads them).

@@ -490,9 +490,17 @@ def _load(args: argparse.Namespace) -> int:
             "--goal-p95",
             "150",
         ]
-        for server in cluster.servers:
-            command += ["--log", str(server.error_log)]
-        return subprocess.run(command, cwd=ROOT, check=False).returncode
+        logs = [server.error_log for server in cluster.servers]
+        logs.append(cluster.tmp / "nginx" / "nginx-error.log")
+        for log in logs:
+            command += ["--log", str(log)]
+        returncode = subprocess.run(command, cwd=ROOT, check=False).returncode
+        # The servers' and nginx's error logs go with the report (the temp dir goes at the stop):
+        # why a request failed, a 502 or a 500, is in them.
+        for log in logs:
+            if log.exists():
+                shutil.copyfile(log, Path(args.out) / f"server-{log.name}")
+        return returncode
 
 
 def _site(args: argparse.Namespace) -> int:
