@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -62,7 +64,7 @@ def run_locust(host: str, args: argparse.Namespace, out: Path, plan_file: Path) 
     """Run Locust headless; return the statements it had accepted, by verb."""
     sent_file = out / "sent.json"
     env = {
-        **__import__("os").environ,
+        **os.environ,
         "LOAD_PLAN": str(plan_file),
         "LOAD_THINK": str(args.think),
         "LOAD_SENT": str(sent_file),
@@ -96,8 +98,46 @@ def run_locust(host: str, args: argparse.Namespace, out: Path, plan_file: Path) 
         f"spawn {spawn:.1f}/s, against {host}",
         flush=True,
     )
+    before, started = _children_cpu(), time.monotonic()
     subprocess.run(command, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL)
+    LAST_RUN.update(locust_cpu=_children_cpu() - before, seconds=time.monotonic() - started)
     return json.loads(sent_file.read_text()) if sent_file.exists() else {}
+
+
+#: CPU seconds the load generator used in the last run, and that run's wall time.
+LAST_RUN: dict[str, float] = {}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a running process and its descendants."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for children in Path(f"/proc/{current}/task").glob("*/children"):
+                pending.extend(int(child) for child in children.read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended while we looked
+    return total
+
+
+def print_cpu(server_cpu: float | None) -> None:
+    """How much of the machine the load generator (and the server, when ours) used."""
+    seconds = LAST_RUN.get("seconds") or 1.0
+    cores = len(os.sched_getaffinity(0))
+    line = f"cpu over the run: load generator {LAST_RUN.get('locust_cpu', 0.0) / seconds:.2f} cores"
+    if server_cpu is not None:
+        line += f", server {server_cpu / seconds:.2f} cores"
+    print(f"{line}, of {cores}")
 
 
 def report(out: Path, logs: list[Path]) -> tuple[float, int, int]:
@@ -183,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--host must be on loopback, not {args.host}")
         sent = run_locust(args.host, args, out, plan_file)
         p95, errors, locked = report(out, [Path(p) for p in args.log])
+        print_cpu(None)
         stored_ok = count_stored(args.database_url, sent) if args.database_url else True
     else:
         with tempfile.TemporaryDirectory(prefix="academy-load-") as tmp_name:
@@ -206,11 +247,15 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=subprocess.DEVNULL,
             )
             with gunicorn("wsgi:app", env, tmp, workers=args.workers or None, port=port) as base:
+                master = int((tmp / f"wsgi-app-{port}.pid").read_text())
+                before_server = tree_cpu(master)
                 sent = run_locust(base, args, out, plan_file)
+                server_cpu = tree_cpu(master) - before_server
             logs = list(tmp.glob("*.log"))
             for log in logs:  # the server's error log goes with the report: the 500s are in it
                 shutil.copyfile(log, out / f"server-{log.name}")
             p95, errors, locked = report(out, logs)
+            print_cpu(server_cpu)
             stored_ok = count_stored(env["ACADEMY_DATABASE_URL"], sent)
     print(
         f"load: done in {time.monotonic() - start:.0f} s. Goals: p95 {p95:.0f} ms "

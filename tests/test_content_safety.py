@@ -128,7 +128,7 @@ def test_yaml_errors_are_reported_at_the_line_to_fix_in_plain_words(
 @pytest.mark.pdf  # starts a WeasyPrint render (and stops it)
 def test_a_pdf_render_that_takes_too_long_is_stopped(root: Path, tmp_path: Path) -> None:
     """With a 10 ms bound no PDF finishes: the download says to try later; the site stays up."""
-    app = make_app(tmp_path, root, migrate=False, PDF_RENDER_SECONDS=0.01)
+    app = make_app(tmp_path, root, PDF_RENDER_SECONDS=0.01)
     client = app.test_client()
     response = client.get("/en/demo/m1.pdf")
     assert response.status_code == 503
