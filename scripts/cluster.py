@@ -65,7 +65,7 @@ def nginx_site(
     listen: str, server_name: str, upstreams: list[str], static_dir: Path, media_dir: Path
 ) -> str:
     """deploy/nginx/academy.conf.in filled in for these app servers and folders."""
-    lines = "\n".join(f"    server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
+    lines = "\n".join(f"    server {u} max_fails=3 fail_timeout=10s;" for u in upstreams)
     return render(
         NGINX_DIR / "academy.conf.in",
         {
