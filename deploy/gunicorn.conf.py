@@ -18,9 +18,12 @@ bind = [
     or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 ]
 
-# Two processes per core plus one (gunicorn's own advice), four threads each: a page is CPU work
-# of well under a millisecond and a write waits on the database, so a few processes keep every
-# core busy. Threads, not sync workers: a sync worker is held by one connection until the client
+# One process per core plus one, four threads each: a page is CPU work of about a millisecond
+# and a write waits on the database, so a few threads per process keep every core busy. More
+# processes only contend: a 5,000-learner `make load` on 2 cores gave p95 1,400 ms with five
+# (gunicorn's advice for sync workers, 2 x cores + 1, using 1.33 cores), 370 ms with three
+# (1.10 cores) and 450 ms with two.
+# Threads, not sync workers: a sync worker is held by one connection until the client
 # has sent its whole request, so without a buffering front server (`make run`, `make load`) slow
 # or CPU-starved clients tie up every worker until WORKER TIMEOUT kills them (a 5,000-learner
 # `make load`: 792 errors, p95 56 s with sync workers; 0 errors with these). A gthread worker has
@@ -28,7 +31,7 @@ bind = [
 # gunicorn 27), keeps connections alive between requests, and goes on answering the arbiter's
 # heartbeat while a thread waits, so it is not killed with the requests it holds.
 # WEB_CONCURRENCY (the usual name) sets the process count explicitly.
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() + 1)
 worker_class = os.environ.get("ACADEMY_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("ACADEMY_THREADS", "4"))
 # A request running longer than this is stuck: the worker is replaced and the error logged.
