@@ -206,6 +206,22 @@ def make_app(tmp_path: Path, content_dir: Path, migrate: bool = True, **extra: o
     return app
 
 
+def second_server(app: Flask, content_dir: Path, tmp_path: Path) -> Flask:
+    """Another app server on `app`'s database with its secret: a second host behind nginx."""
+    other = create_app(
+        {
+            "TESTING": True,
+            "CONTENT_DIR": str(content_dir),
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "MEDIA_DIR": str(tmp_path / "media"),
+            "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}",
+            "SECRET_KEY": app.config["SECRET_KEY"],
+        }
+    )
+    other.test_client_class = ClosingClient
+    return other
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The app serving the fixture course in tests/content/."""

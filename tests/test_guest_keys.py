@@ -18,11 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app import create_app
 from app.extensions import db
 from app.progress.models import CourseCompletion, CourseProgress, ModuleProgress, Statement
 from app.quizzes.models import QuizAttempt
-from tests.conftest import CONTENT, ClosingClient, make_app
+from tests.conftest import CONTENT, make_app, second_server
 from tests.helpers import PASSWORD, csrf_from, register
 
 pytestmark = pytest.mark.db
@@ -40,18 +39,7 @@ def app(tmp_path: Path) -> Flask:
 @pytest.fixture
 def other(app: Flask, tmp_path: Path) -> Flask:
     """A second app server on the same database with the same secret (another host)."""
-    second = create_app(
-        {
-            "TESTING": True,
-            "CONTENT_DIR": str(CONTENT),
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "MEDIA_DIR": str(tmp_path / "media"),
-            "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}",
-            "SECRET_KEY": app.config["SECRET_KEY"],
-        }
-    )
-    second.test_client_class = ClosingClient
-    return second
+    return second_server(app, CONTENT, tmp_path)
 
 
 def session_of(client: FlaskClient) -> dict[str, object]:

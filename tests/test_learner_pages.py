@@ -15,13 +15,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.accounts.admin import set_role
 from app.accounts.models import User
 from app.content.catalog import EXTENSION_KEY as CONTENT_KEY
 from app.extensions import db
 from app.pages import LearnerPages
-from tests.conftest import ClosingClient, make_app
+from tests.conftest import make_app, second_server
 from tests.fixture_course import write_course
 from tests.helpers import Counting, register
 
@@ -53,17 +52,7 @@ def site(tmp_path: Path) -> Site:
     assert isinstance(learner_pages, LearnerPages)
     flask_side = Counting(learner_pages.app)
     learner_pages.app = flask_side
-    other = create_app(
-        {
-            "TESTING": True,
-            "CONTENT_DIR": str(content),
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "MEDIA_DIR": str(tmp_path / "media"),
-            "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}",
-            "SECRET_KEY": app.config["SECRET_KEY"],
-        }
-    )
-    other.test_client_class = ClosingClient
+    other = second_server(app, content, tmp_path)
     return Site(app, other, flask_side, now, content)
 
 
